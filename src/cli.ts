@@ -1,0 +1,172 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { ConfigError } from './config/errors.js';
+import { readConfigFile } from './config/load.js';
+import { LOG_LEVELS } from './config/schema.js';
+import { createServer, type MockTokenExchangeServer, type ServerOptions } from './server.js';
+
+const packageJson = JSON.parse(
+  readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
+) as { name: string; version: string };
+
+/** Exit status for invalid options or configuration. */
+const EXIT_CONFIG = 2;
+
+interface CliOptions {
+  port?: number;
+  host?: string;
+  config?: string;
+  tokenTtl?: number;
+  logSize?: number;
+  logLevel?: string;
+  adminToken?: string;
+  unsafeLogTokens?: boolean;
+}
+
+function parseWholeNumber(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('must be a whole number.');
+  return Number(value);
+}
+
+function buildProgram(): Command {
+  return new Command(packageJson.name)
+    .description('Mock OAuth 2.0 authorization server for RFC 8693 token exchange tests')
+    .version(packageJson.version, '-V, --version', 'print the version and exit')
+    .helpOption('-h, --help', 'print this help and exit')
+    .addOption(
+      new Option('-p, --port <number>', 'TCP port to listen on, 0 for a free one (default: 9999)')
+        .env('MTES_PORT')
+        .argParser(parseWholeNumber),
+    )
+    .addOption(
+      new Option('-H, --host <address>', 'address to listen on (default: 127.0.0.1)').env(
+        'MTES_HOST',
+      ),
+    )
+    .addOption(
+      new Option('-c, --config <file>', 'YAML or JSON config file; options given here win').env(
+        'MTES_CONFIG',
+      ),
+    )
+    .addOption(
+      new Option('--token-ttl <seconds>', 'lifetime of issued tokens in seconds (default: 3600)')
+        .env('MTES_TOKEN_TTL')
+        .argParser(parseWholeNumber),
+    )
+    .addOption(
+      new Option('--log-size <entries>', 'capacity of the request log (default: 1000)')
+        .env('MTES_LOG_SIZE')
+        .argParser(parseWholeNumber),
+    )
+    .addOption(
+      new Option('--log-level <level>', 'server log level (default: info)')
+        .choices(LOG_LEVELS)
+        .env('MTES_LOG_LEVEL'),
+    )
+    .addOption(
+      new Option('--admin-token <token>', 'Bearer token required on /log').env('MTES_ADMIN_TOKEN'),
+    )
+    .addOption(
+      new Option(
+        '--unsafe-log-tokens',
+        'store subject, actor and issued tokens in clear in /log',
+      ).env('MTES_UNSAFE_LOG_TOKENS'),
+    );
+}
+
+/** Merges the config file with command-line and environment options, which take precedence. */
+async function loadOptions(options: CliOptions): Promise<ServerOptions> {
+  const fromFile = options.config === undefined ? {} : await readConfigFile(options.config);
+  const merged: ServerOptions = { ...fromFile };
+  if (options.port !== undefined) merged.port = options.port;
+  if (options.host !== undefined) merged.host = options.host;
+  if (options.tokenTtl !== undefined) merged.tokenTtl = options.tokenTtl;
+  if (options.logLevel !== undefined)
+    merged.logLevel = options.logLevel as ServerOptions['logLevel'];
+  if (options.adminToken !== undefined) merged.adminToken = options.adminToken;
+  if (options.logSize !== undefined || options.unsafeLogTokens !== undefined) {
+    const requestLog = isRecord(fromFile.requestLog) ? { ...fromFile.requestLog } : {};
+    if (options.logSize !== undefined) requestLog.maxEntries = options.logSize;
+    if (options.unsafeLogTokens !== undefined) requestLog.unsafeIncludeTokens = true;
+    merged.requestLog = requestLog;
+  }
+  return merged;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function printBanner(server: MockTokenExchangeServer): void {
+  const lines = [`${packageJson.name} ${packageJson.version} listening on ${server.url}`];
+  for (const endpoint of server.endpoints) {
+    lines.push(
+      `  ${endpoint.method.padEnd(6)} ${server.url}${endpoint.path}  ${endpoint.description}`,
+    );
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** Closes the server on SIGINT or SIGTERM; a second signal exits at once. */
+function handleSignals(server: MockTokenExchangeServer): void {
+  let closing = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (closing) {
+      server.app.log.warn({ signal }, 'second signal received, exiting without waiting');
+      process.exit(1);
+    }
+    closing = true;
+    server.app.log.info({ signal }, 'shutting down, waiting for requests in flight');
+    server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        server.app.log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  program.parse(argv);
+  const options = program.opts<CliOptions>();
+
+  let server: MockTokenExchangeServer;
+  try {
+    server = createServer(await loadOptions(options));
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`error: ${error.message}\n`);
+      process.exit(EXIT_CONFIG);
+    }
+    throw error;
+  }
+
+  try {
+    await server.listen();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const { host, port } = server.config;
+    if (code === 'EADDRINUSE') {
+      process.stderr.write(
+        `error: port ${port} on ${host} is already in use; choose another with --port\n`,
+      );
+    } else {
+      process.stderr.write(
+        `error: cannot listen on ${host}:${port}: ${(error as Error).message}\n`,
+      );
+    }
+    process.exit(1);
+  }
+  handleSignals(server);
+  printBanner(server);
+}
+
+main(process.argv).catch((error: unknown) => {
+  process.stderr.write(`error: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});

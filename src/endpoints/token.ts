@@ -1,0 +1,143 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { authenticateClient, claimedClient } from '../client-auth/authenticate.js';
+import type { ClientRegistry } from '../client-auth/clients.js';
+import type { Clock } from '../clock.js';
+import type { Config } from '../config/schema.js';
+import {
+  InvalidRequestError,
+  MethodNotAllowedError,
+  OAuthError,
+  UnsupportedGrantTypeError,
+} from '../errors.js';
+import type { GrantRegistry } from '../grants/registry.js';
+import { truncate } from '../grants/targets.js';
+import { sanitizeErrorText } from '../http/error-handler.js';
+import { type FormParameters, isFormContentType, parseForm } from '../http/form.js';
+import { buildEntry, type TokenRequestState } from '../request-log/record.js';
+import type { RequestLog } from '../request-log/store.js';
+
+export const TOKEN_PATH = '/oauth2/token';
+
+export interface TokenEndpointDependencies {
+  config: Config;
+  clock: Clock;
+  clients: ClientRegistry;
+  grants: GrantRegistry;
+  requestLog: RequestLog;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Progress of a token request, recorded in the request log when the response is sent. */
+    tokenRequest?: TokenRequestState;
+  }
+}
+
+/**
+ * Registers the token endpoint (RFC 6749 §3.2) in its own plugin scope, where every body is
+ * read as raw bytes so that the endpoint alone decides how to parse it.
+ */
+export async function tokenEndpoint(
+  app: FastifyInstance,
+  deps: TokenEndpointDependencies,
+): Promise<void> {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+
+  app.addHook('onRequest', async (request) => {
+    request.tokenRequest = { receivedAt: deps.clock.now() };
+  });
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (request.method === 'POST' && request.tokenRequest) {
+      recordRequest(request, reply, deps);
+    }
+    return payload;
+  });
+
+  app.post(TOKEN_PATH, async (request, reply) => {
+    const state = request.tokenRequest ?? { receivedAt: deps.clock.now() };
+    const parameters = readParameters(request);
+    state.parameters = parameters;
+    state.claimedClient = claimedClient(request.headers.authorization, parameters);
+
+    // RFC 6749 §3.2 / §5.2: a missing grant_type is invalid_request; an unknown one is
+    // unsupported_grant_type, decided after the client has authenticated.
+    const grantType = parameters.one('grant_type');
+    if (grantType === undefined)
+      throw new InvalidRequestError('missing required parameter grant_type');
+
+    const client = authenticateClient(request.headers.authorization, parameters, deps.clients);
+    state.client = client;
+
+    const grant = deps.grants.get(grantType);
+    if (!grant) {
+      throw new UnsupportedGrantTypeError('unsupported grant_type', {
+        detail: `grant_type ${JSON.stringify(truncate(grantType))} is not one of ${deps.grants.grantTypes().join(', ')}`,
+      });
+    }
+
+    const result = await grant.handle({
+      parameters,
+      client,
+      config: deps.config,
+      clock: deps.clock,
+    });
+    state.grantedScope = result.grantedScope;
+    state.issuedToken = { value: result.response.access_token, type: result.issuedTokenType };
+    return reply.code(200).type('application/json; charset=utf-8').send(result.response);
+  });
+
+  app.route({
+    method: ['GET', 'PUT', 'PATCH', 'DELETE'],
+    url: TOKEN_PATH,
+    handler: async () => {
+      // RFC 6749 §3.2: the client must use POST.
+      throw new MethodNotAllowedError(['POST']);
+    },
+  });
+}
+
+/**
+ * Reads the form parameters of a token request. The URL's query is never read for
+ * parameters, but client credentials in it are rejected (RFC 6749 §2.3.1).
+ */
+function readParameters(request: FastifyRequest): FormParameters {
+  const query = request.url.includes('?') ? new URLSearchParams(request.url.split('?')[1]) : null;
+  if (query?.has('client_secret')) {
+    throw new InvalidRequestError('client credentials must not be sent in the URL query');
+  }
+
+  const contentType = request.headers['content-type'];
+  if (!isFormContentType(contentType)) {
+    throw new InvalidRequestError('request body must be application/x-www-form-urlencoded', {
+      detail: `Content-Type was ${contentType === undefined ? 'missing' : JSON.stringify(truncate(contentType))}`,
+    });
+  }
+  const body = request.body;
+  return parseForm(Buffer.isBuffer(body) ? body : Buffer.alloc(0));
+}
+
+function recordRequest(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  deps: TokenEndpointDependencies,
+): void {
+  const state = request.tokenRequest;
+  if (!state) return;
+  const error = request.oauthError;
+  if (error instanceof OAuthError) {
+    state.error = new OAuthError(
+      error.error,
+      error.statusCode,
+      sanitizeErrorText(error.description),
+      {
+        ...(error.detail !== undefined && { detail: error.detail }),
+      },
+    );
+  }
+  const entry = buildEntry(request.id, reply.statusCode, state, {
+    includeTokens: deps.config.requestLog.unsafeIncludeTokens,
+  });
+  deps.requestLog.add(entry);
+}

@@ -1,0 +1,59 @@
+import type { AuthenticatedClient } from '../client-auth/authenticate.js';
+import type { Clock } from '../clock.js';
+import type { Config } from '../config/schema.js';
+import type { FormParameters } from '../http/form.js';
+
+/** An RFC 6749 §5.1 token response; optional members are left out rather than set to null. */
+export interface TokenResponse {
+  access_token: string;
+  issued_token_type?: string;
+  token_type: string;
+  expires_in?: number;
+  scope?: string;
+}
+
+/** What a grant handler returns: the response, and what the request log records of it. */
+export interface GrantResult {
+  response: TokenResponse;
+  /** Token type URI of the issued token. */
+  issuedTokenType: string;
+  /** Granted scope, or `undefined` when none was requested or granted. */
+  grantedScope: string | undefined;
+}
+
+export interface GrantContext {
+  parameters: FormParameters;
+  client: AuthenticatedClient;
+  config: Config;
+  clock: Clock;
+}
+
+/** One grant type of the token endpoint, registered under its `grant_type` value. */
+export interface GrantHandler {
+  readonly grantType: string;
+  handle(context: GrantContext): GrantResult | Promise<GrantResult>;
+}
+
+/** The grant types the token endpoint serves, keyed by `grant_type`. */
+export class GrantRegistry {
+  readonly #handlers = new Map<string, GrantHandler>();
+
+  constructor(handlers: readonly GrantHandler[]) {
+    for (const handler of handlers) {
+      if (this.#handlers.has(handler.grantType)) {
+        throw new Error(`grant type ${handler.grantType} is registered twice`);
+      }
+      this.#handlers.set(handler.grantType, handler);
+    }
+  }
+
+  /** Looks up a handler; `grant_type` values are compared exactly, case included. */
+  get(grantType: string): GrantHandler | undefined {
+    return this.#handlers.get(grantType);
+  }
+
+  /** The registered `grant_type` values, for discovery metadata. */
+  grantTypes(): string[] {
+    return [...this.#handlers.keys()];
+  }
+}

@@ -1,0 +1,43 @@
+import { InvalidTargetError } from '../errors.js';
+
+/** RFC 3986 §4.3 absolute URI: a scheme, a colon, and no whitespace or control characters. */
+const ABSOLUTE_URI = /^[A-Za-z][A-Za-z0-9+.-]*:[^\s\x00-\x1F\x7F]+$/;
+
+/**
+ * Checks the `resource` values of a request.
+ * @throws InvalidTargetError when one is not an absolute URI or has a fragment (RFC 8707 §2,
+ * RFC 8693 §2.1).
+ */
+export function validateResources(resources: readonly string[]): void {
+  for (const [index, resource] of resources.entries()) {
+    const position = resources.length > 1 ? ` (value ${index + 1})` : '';
+    if (!ABSOLUTE_URI.test(resource) || !URL.canParse(resource)) {
+      throw new InvalidTargetError(`resource must be an absolute URI${position}`, {
+        detail: `resource ${JSON.stringify(truncate(resource))} is not an absolute URI`,
+      });
+    }
+    if (resource.includes('#')) {
+      throw new InvalidTargetError(`resource must not contain a fragment${position}`, {
+        detail: `resource ${JSON.stringify(truncate(resource))} has a fragment`,
+      });
+    }
+  }
+}
+
+/**
+ * Checks how many targets a request names in all.
+ * @throws InvalidTargetError when there are more than `max` (RFC 8693 §2.1.1 lets a server
+ * refuse too many).
+ */
+export function limitTargets(count: number, max: number): void {
+  if (count > max) {
+    throw new InvalidTargetError(`too many audience and resource values, at most ${max}`, {
+      detail: `the request names ${count} targets`,
+    });
+  }
+}
+
+/** Shortens a value quoted in a log detail. */
+export function truncate(value: string, max = 200): string {
+  return value.length > max ? `${value.slice(0, max)}...` : value;
+}

@@ -1,0 +1,106 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { InvalidRequestError, NotFoundError, OAuthError, ServerError } from '../errors.js';
+
+/**
+ * Replaces every character that RFC 6749 §5.2 forbids in `error` and `error_description`
+ * (anything outside %x20-21 / %x23-5B / %x5D-7E) with `?`.
+ */
+export function sanitizeErrorText(text: string): string {
+  return text.replace(/[^\x20\x21\x23-\x5B\x5D-\x7E]/g, '?');
+}
+
+/** Builds the WWW-Authenticate challenge for an error that needs one, or `undefined`. */
+function challengeFor(error: OAuthError, realm: string): string | undefined {
+  if (error.statusCode !== 401) return undefined;
+  if (error.error === 'invalid_token') {
+    // RFC 6750 §3: the Bearer challenge names the error.
+    return `Bearer realm="${realm}", error="invalid_token"`;
+  }
+  return `Basic realm="${realm}", charset="UTF-8"`;
+}
+
+/**
+ * Converts anything thrown while handling a request into an OAuth error. Errors from Fastify
+ * itself (body too large, unparsable body) keep their 4xx status as `invalid_request`;
+ * anything else becomes a `server_error`.
+ */
+export function toOAuthError(error: unknown, bodyLimit: number): OAuthError {
+  if (error instanceof OAuthError) return error;
+  const fastifyError = error as Partial<FastifyError>;
+  const status = fastifyError.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return new OAuthError('invalid_request', status, describeClientError(fastifyError, bodyLimit), {
+      detail: fastifyError.message,
+      cause: error,
+    });
+  }
+  return new ServerError({ cause: error, detail: (error as Error)?.message });
+}
+
+function describeClientError(error: Partial<FastifyError>, bodyLimit: number): string {
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return `request body exceeds ${bodyLimit} bytes`;
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return 'unsupported Content-Type';
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return 'request body is not valid JSON';
+    default:
+      return 'malformed request';
+  }
+}
+
+/** Sends an OAuth error as an RFC 6749 §5.2 JSON body with the headers the RFCs require. */
+export function sendOAuthError(
+  reply: FastifyReply,
+  error: OAuthError,
+  realm: string,
+): FastifyReply {
+  const challenge = challengeFor(error, realm);
+  reply.code(error.statusCode);
+  reply.headers(error.headers);
+  if (challenge !== undefined && !reply.hasHeader('www-authenticate')) {
+    reply.header('www-authenticate', challenge);
+  }
+  reply.type('application/json; charset=utf-8');
+  return reply.send({
+    error: sanitizeErrorText(error.error),
+    error_description: sanitizeErrorText(error.description),
+  });
+}
+
+/**
+ * Installs the one error handler and the not-found handler of the server. The error is kept
+ * on the request so that the request log can record it.
+ */
+export function installErrorHandling(app: FastifyInstance, realm: string, bodyLimit: number): void {
+  app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const oauthError = toOAuthError(error, bodyLimit);
+    request.oauthError = oauthError;
+    if (oauthError.statusCode >= 500) {
+      request.log.error({ err: error }, 'request failed');
+    } else if (oauthError.detail !== undefined) {
+      request.log.debug({ error: oauthError.error, detail: oauthError.detail }, 'request rejected');
+    }
+    return sendOAuthError(reply, oauthError, realm);
+  });
+
+  app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
+    const path = request.url.split('?', 1)[0] ?? '';
+    const error = new NotFoundError(`no route for ${request.method} ${path}`);
+    return sendOAuthError(reply, error, realm);
+  });
+}
+
+/** Asserts a condition about a request, throwing `invalid_request` with `description` if false. */
+export function requireThat(condition: boolean, description: string): asserts condition {
+  if (!condition) throw new InvalidRequestError(description);
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The error the request failed with, set by the error handler. */
+    oauthError?: OAuthError;
+  }
+}

@@ -1,0 +1,23 @@
+export type { BasicCredentialEncoding, ClientAuthMethod } from './client-auth/authenticate.js';
+export { type Clock, frozenClock, systemClock } from './clock.js';
+export { ConfigError } from './config/errors.js';
+export { readConfigFile, resolveConfig } from './config/load.js';
+export type { ClientConfig, Config, ConfigInput } from './config/schema.js';
+export * from './errors.js';
+export type {
+  DecodedJwt,
+  LoggedClient,
+  LoggedToken,
+  RequestLogEntry,
+  RequestOutcome,
+} from './request-log/entry.js';
+export type { RequestLog, RequestLogPage, RequestLogQuery } from './request-log/store.js';
+export {
+  createServer,
+  type Endpoint,
+  type MockTokenExchangeServer,
+  type ServerOptions,
+} from './server.js';
+export { fingerprint } from './tokens/fingerprint.js';
+export { canonicalExchangeInput, issueOpaqueToken } from './tokens/opaque.js';
+export { TokenType } from './tokens/token-types.js';

@@ -1,0 +1,61 @@
+import type { BasicCredentialEncoding, ClientAuthMethod } from '../client-auth/authenticate.js';
+
+/** A JWT's header and claims, read without checking its signature. */
+export interface DecodedJwt {
+  /** Always false: nothing about the token was verified. */
+  verified: false;
+  header: Record<string, unknown>;
+  claims: Record<string, unknown>;
+}
+
+/** A subject, actor or issued token as the request log records it. */
+export interface LoggedToken {
+  /** The token type URI the request declared or the server issued. */
+  type: string | null;
+  /** First 16 hex characters of the SHA-256 digest of the token. */
+  fingerprint: string;
+  /** Header and claims when the token is a JWT, else null. */
+  jwt: DecodedJwt | null;
+  /** The token itself, present only with `requestLog.unsafeIncludeTokens`. */
+  value?: string;
+}
+
+export interface LoggedClient {
+  id: string | null;
+  authMethod: ClientAuthMethod | null;
+  /** How Basic credentials were encoded, for `client_secret_basic` only. */
+  basicEncoding?: BasicCredentialEncoding;
+  /** True once the client passed authentication. */
+  authenticated: boolean;
+}
+
+export interface RequestOutcome {
+  status: number;
+  /** The OAuth `error` code; absent on success. */
+  error?: string;
+  /** The `error_description` sent to the client. */
+  errorDescription?: string;
+  /** The private reason, which the client never sees. */
+  detail?: string;
+}
+
+/** One token endpoint request, successful or not. */
+export interface RequestLogEntry {
+  /** The request id, also in the server log line of the same request. */
+  id: string;
+  /** ISO 8601 time the request arrived. */
+  time: string;
+  client: LoggedClient;
+  grantType: string | null;
+  /** `sub` claim of the subject token when it is a JWT, read without verification. */
+  subject: string | null;
+  subjectToken: LoggedToken | null;
+  actorToken: LoggedToken | null;
+  audiences: string[];
+  resources: string[];
+  requestedScope: string | null;
+  grantedScope: string | null;
+  requestedTokenType: string | null;
+  issuedToken: LoggedToken | null;
+  outcome: RequestOutcome;
+}

@@ -1,0 +1,114 @@
+import type { AuthenticatedClient, ClaimedClient } from '../client-auth/authenticate.js';
+import type { OAuthError } from '../errors.js';
+import type { FormParameters } from '../http/form.js';
+import { decodeUnverified } from '../tokens/decode.js';
+import { fingerprint } from '../tokens/fingerprint.js';
+import type { LoggedClient, LoggedToken, RequestLogEntry, RequestOutcome } from './entry.js';
+
+/** What a token request has produced so far; the request log entry is built from it. */
+export interface TokenRequestState {
+  /** Milliseconds since the epoch when the request arrived. */
+  receivedAt: number;
+  parameters?: FormParameters;
+  claimedClient?: ClaimedClient;
+  client?: AuthenticatedClient;
+  grantedScope?: string;
+  issuedToken?: { value: string; type: string };
+  error?: OAuthError;
+}
+
+export interface EntryOptions {
+  /** Store tokens in clear; see `requestLog.unsafeIncludeTokens`. */
+  includeTokens: boolean;
+}
+
+/**
+ * Builds the request log entry for a finished token request. Parameters are read leniently
+ * (the first of repeated values) so that a rejected request is still recorded in full.
+ */
+export function buildEntry(
+  id: string,
+  statusCode: number,
+  state: TokenRequestState,
+  options: EntryOptions,
+): RequestLogEntry {
+  const parameters = state.parameters;
+  const first = (name: string) => parameters?.all(name)[0] ?? null;
+  const subjectToken = loggedInputToken(
+    first('subject_token'),
+    first('subject_token_type'),
+    options,
+  );
+  const subject = subjectToken?.jwt?.claims.sub;
+
+  return {
+    id,
+    time: new Date(state.receivedAt).toISOString(),
+    client: loggedClient(state),
+    grantType: first('grant_type'),
+    subject: typeof subject === 'string' ? subject : null,
+    subjectToken,
+    actorToken: loggedInputToken(first('actor_token'), first('actor_token_type'), options),
+    audiences: [...(parameters?.all('audience') ?? [])],
+    resources: [...(parameters?.all('resource') ?? [])],
+    requestedScope: first('scope'),
+    grantedScope: state.error ? null : (state.grantedScope ?? null),
+    requestedTokenType: first('requested_token_type'),
+    issuedToken: state.error ? null : loggedIssuedToken(state, options),
+    outcome: outcome(statusCode, state.error),
+  };
+}
+
+function loggedClient(state: TokenRequestState): LoggedClient {
+  if (state.client) {
+    const { clientId, method, basicEncoding } = state.client;
+    return {
+      id: clientId,
+      authMethod: method,
+      ...(basicEncoding && { basicEncoding }),
+      authenticated: true,
+    };
+  }
+  return {
+    id: state.claimedClient?.clientId ?? null,
+    authMethod: state.claimedClient?.method ?? null,
+    authenticated: false,
+  };
+}
+
+function loggedInputToken(
+  token: string | null,
+  type: string | null,
+  options: EntryOptions,
+): LoggedToken | null {
+  if (token === null) return null;
+  const decoded = decodeUnverified(token);
+  return {
+    type,
+    fingerprint: fingerprint(token),
+    jwt: decoded ? { verified: false, ...decoded } : null,
+    ...(options.includeTokens && { value: token }),
+  };
+}
+
+function loggedIssuedToken(state: TokenRequestState, options: EntryOptions): LoggedToken | null {
+  const issued = state.issuedToken;
+  if (!issued) return null;
+  const decoded = decodeUnverified(issued.value);
+  return {
+    type: issued.type,
+    fingerprint: fingerprint(issued.value),
+    jwt: decoded ? { verified: false, ...decoded } : null,
+    ...(options.includeTokens && { value: issued.value }),
+  };
+}
+
+function outcome(status: number, error: OAuthError | undefined): RequestOutcome {
+  if (!error) return { status };
+  return {
+    status,
+    error: error.error,
+    errorDescription: error.description,
+    ...(error.detail !== undefined && { detail: error.detail }),
+  };
+}

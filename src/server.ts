@@ -1,0 +1,144 @@
+import type { AddressInfo } from 'node:net';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import type { DestinationStream } from 'pino';
+import { ClientRegistry } from './client-auth/clients.js';
+import { type Clock, systemClock } from './clock.js';
+import { resolveConfig } from './config/load.js';
+import type { Config, ConfigInput } from './config/schema.js';
+import { HEALTH_PATH, healthEndpoint } from './endpoints/health.js';
+import { LOG_PATH, logEndpoint } from './endpoints/log.js';
+import { TOKEN_PATH, tokenEndpoint } from './endpoints/token.js';
+import { GrantRegistry } from './grants/registry.js';
+import { tokenExchangeGrant } from './grants/token-exchange.js';
+import { installErrorHandling } from './http/error-handler.js';
+import { loggerOptions, logRequestCompleted } from './logging.js';
+import { RequestLog } from './request-log/store.js';
+
+/** Options of {@link createServer}: the config settings plus what only code can pass. */
+export interface ServerOptions extends ConfigInput {
+  /** Time source for issued tokens and log entries; the system clock by default. */
+  clock?: Clock;
+  /** Destination of the pino server log; standard output by default. */
+  logStream?: DestinationStream;
+}
+
+/** The routes the server serves, for the startup message. */
+export interface Endpoint {
+  method: string;
+  path: string;
+  description: string;
+}
+
+export interface MockTokenExchangeServer {
+  /** The validated settings, with defaults applied. */
+  readonly config: Config;
+  /** The Fastify instance, for `inject` in tests. */
+  readonly app: FastifyInstance;
+  /** Exchange requests received, oldest first. */
+  readonly requestLog: RequestLog;
+  /** Base URL such as `http://127.0.0.1:9999`; throws before {@link listen} resolves. */
+  readonly url: string;
+  readonly endpoints: readonly Endpoint[];
+  /**
+   * Starts listening. Port and host default to the configured ones; port 0 picks a free port.
+   * Resolves to the base URL.
+   */
+  listen(options?: { port?: number; host?: string }): Promise<string>;
+  /** Stops accepting connections and resolves when requests in flight have completed. */
+  close(): Promise<void>;
+}
+
+/**
+ * Creates a mock token exchange server. Settings are validated as the config file is.
+ * @throws ConfigError when a setting is invalid.
+ */
+export function createServer(options: ServerOptions = {}): MockTokenExchangeServer {
+  const { clock = systemClock, logStream, ...settings } = options;
+  const config = resolveConfig(settings);
+  const requestLog = new RequestLog(config.requestLog.maxEntries);
+  const clients = new ClientRegistry(config.clients);
+  const grants = new GrantRegistry([tokenExchangeGrant]);
+
+  const app = Fastify({
+    logger: loggerOptions(config.logLevel, logStream),
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.bodyLimit,
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+  });
+
+  installErrorHandling(app, config.realm, config.bodyLimit);
+  app.addHook('onSend', async (_request, reply, payload) => {
+    // RFC 6749 §5.1: token responses must not be cached; every other response follows suit.
+    reply.header('cache-control', 'no-store');
+    reply.header('pragma', 'no-cache');
+    return payload;
+  });
+  app.addHook('onResponse', logRequestCompleted);
+
+  app.register(healthEndpoint);
+  app.register(tokenEndpoint, { config, clock, clients, grants, requestLog });
+  app.register(logEndpoint, { requestLog, adminToken: config.adminToken });
+
+  const endpoints: Endpoint[] = [
+    { method: 'POST', path: TOKEN_PATH, description: 'token exchange (RFC 8693)' },
+    { method: 'GET', path: HEALTH_PATH, description: 'health check' },
+    { method: 'GET', path: LOG_PATH, description: 'request log' },
+    { method: 'DELETE', path: LOG_PATH, description: 'clear the request log' },
+  ];
+
+  let url: string | undefined;
+  let warned = false;
+
+  return {
+    config,
+    app,
+    requestLog,
+    endpoints,
+    get url() {
+      if (url === undefined)
+        throw new Error('the server is not listening yet; call listen() first');
+      return url;
+    },
+    async listen(listenOptions = {}) {
+      const host = listenOptions.host ?? config.host;
+      const port = listenOptions.port ?? config.port;
+      if (!warned) {
+        warnAboutSettings(app, config, host);
+        warned = true;
+      }
+      await app.listen({ host, port });
+      url = baseUrl(app, host);
+      return url;
+    },
+    async close() {
+      await app.close();
+    },
+  };
+}
+
+function baseUrl(app: FastifyInstance, host: string): string {
+  const address = app.server.address() as AddressInfo;
+  const shownHost = host.includes(':') ? `[${host}]` : host;
+  return `http://${shownHost}:${address.port}`;
+}
+
+/** Logs one warning for each setting that makes the server less strict than a real one. */
+function warnAboutSettings(app: FastifyInstance, config: Config, host: string): void {
+  if (!config.clients) {
+    app.log.warn('no clients configured: any client id and secret is accepted');
+  }
+  if (config.adminToken === undefined) {
+    app.log.warn('no admin token configured: /log is open to every caller');
+  }
+  if (config.requestLog.unsafeIncludeTokens) {
+    app.log.warn('requestLog.unsafeIncludeTokens is on: tokens are stored in clear in /log');
+  }
+  if (!isLoopback(host)) {
+    app.log.warn({ host }, 'listening beyond loopback: other machines can reach this server');
+  }
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}

@@ -1,0 +1,58 @@
+import { createHash } from 'node:crypto';
+
+/** Inputs of an exchange that determine the opaque token issued for it. */
+export interface OpaqueTokenInput {
+  clientId: string;
+  subjectToken: string;
+  subjectTokenType: string;
+  actorToken: string | undefined;
+  actorTokenType: string | undefined;
+  audiences: readonly string[];
+  resources: readonly string[];
+  scopes: readonly string[];
+  requestedTokenType: string;
+}
+
+/** Version tag at the head of the hashed input; changing the encoding means a new tag. */
+const ENCODING_VERSION = 'v1';
+
+/** Number of hex characters of the SHA-256 digest kept in the token. */
+const HASH_LENGTH = 16;
+
+/**
+ * Builds the canonical input that is hashed: a JSON array of the exchange parameters in a
+ * fixed order, with absent values as `null`. Audiences, resources and scopes are sets on the
+ * wire, so they are de-duplicated and sorted by UTF-16 code unit and their order in the request
+ * does not change the token.
+ */
+export function canonicalExchangeInput(input: OpaqueTokenInput): string {
+  return JSON.stringify([
+    ENCODING_VERSION,
+    input.clientId,
+    input.subjectToken,
+    input.subjectTokenType,
+    input.actorToken ?? null,
+    input.actorTokenType ?? null,
+    sortedSet(input.audiences),
+    sortedSet(input.resources),
+    sortedSet(input.scopes),
+    input.requestedTokenType,
+  ]);
+}
+
+/**
+ * Issues the deterministic opaque token `exchanged-<hash>-for-<targets>`, where `<hash>` is the
+ * first 16 hex characters of the SHA-256 digest of {@link canonicalExchangeInput} and
+ * `<targets>` lists the audiences, then the resources, in request order, joined by commas. A
+ * request without a target gets `exchanged-<hash>`.
+ */
+export function issueOpaqueToken(input: OpaqueTokenInput): string {
+  const digest = createHash('sha256').update(canonicalExchangeInput(input), 'utf8').digest('hex');
+  const hash = digest.slice(0, HASH_LENGTH);
+  const targets = [...input.audiences, ...input.resources];
+  return targets.length === 0 ? `exchanged-${hash}` : `exchanged-${hash}-for-${targets.join(',')}`;
+}
+
+function sortedSet(values: readonly string[]): string[] {
+  return [...new Set(values)].sort();
+}
