@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ConfigError } from './config/errors.js';
 import { readConfigFile } from './config/load.js';
 import { LOG_LEVELS } from './config/schema.js';
@@ -70,13 +70,34 @@ function buildProgram(): Command {
     .addOption(
       new Option(
         '--unsafe-log-tokens',
-        'store subject, actor and issued tokens in clear in /log',
-      ).env('MTES_UNSAFE_LOG_TOKENS'),
-    );
+        'store subject, actor and issued tokens in clear in /log (env: MTES_UNSAFE_LOG_TOKENS=true)',
+      ),
+    )
+    .exitOverride();
+}
+
+const TRUE_WORDS = ['1', 'true', 'yes', 'on'];
+const FALSE_WORDS = ['', '0', 'false', 'no', 'off'];
+
+/**
+ * Reads a boolean environment variable; commander would switch a flag on for any value,
+ * `false` included.
+ * @throws ConfigError when the value is not a recognised true or false word.
+ */
+function readBooleanEnv(name: string): boolean | undefined {
+  const value = process.env[name];
+  if (value === undefined) return undefined;
+  const word = value.trim().toLowerCase();
+  if (TRUE_WORDS.includes(word)) return true;
+  if (FALSE_WORDS.includes(word)) return false;
+  throw new ConfigError(
+    `${name} must be one of ${[...TRUE_WORDS, ...FALSE_WORDS.slice(1)].join(', ')} (received ${JSON.stringify(value)})`,
+  );
 }
 
 /** Merges the config file with command-line and environment options, which take precedence. */
 async function loadOptions(options: CliOptions): Promise<ServerOptions> {
+  const unsafeLogTokens = options.unsafeLogTokens ?? readBooleanEnv('MTES_UNSAFE_LOG_TOKENS');
   const fromFile = options.config === undefined ? {} : await readConfigFile(options.config);
   const merged: ServerOptions = { ...fromFile };
   if (options.port !== undefined) merged.port = options.port;
@@ -85,10 +106,10 @@ async function loadOptions(options: CliOptions): Promise<ServerOptions> {
   if (options.logLevel !== undefined)
     merged.logLevel = options.logLevel as ServerOptions['logLevel'];
   if (options.adminToken !== undefined) merged.adminToken = options.adminToken;
-  if (options.logSize !== undefined || options.unsafeLogTokens !== undefined) {
+  if (options.logSize !== undefined || unsafeLogTokens !== undefined) {
     const requestLog = isRecord(fromFile.requestLog) ? { ...fromFile.requestLog } : {};
     if (options.logSize !== undefined) requestLog.maxEntries = options.logSize;
-    if (options.unsafeLogTokens !== undefined) requestLog.unsafeIncludeTokens = true;
+    if (unsafeLogTokens !== undefined) requestLog.unsafeIncludeTokens = unsafeLogTokens;
     merged.requestLog = requestLog;
   }
   return merged;
@@ -132,7 +153,13 @@ function handleSignals(server: MockTokenExchangeServer): void {
 
 async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
-  program.parse(argv);
+  try {
+    program.parse(argv);
+  } catch (error) {
+    // commander has printed its message; help and version end with status 0.
+    if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : EXIT_CONFIG);
+    throw error;
+  }
   const options = program.opts<CliOptions>();
 
   let server: MockTokenExchangeServer;

@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { ClientRegistry } from './client-auth/clients.js';
@@ -8,9 +8,14 @@ import type { Config, ConfigInput } from './config/schema.js';
 import { HEALTH_PATH, healthEndpoint } from './endpoints/health.js';
 import { LOG_PATH, logEndpoint } from './endpoints/log.js';
 import { TOKEN_PATH, tokenEndpoint } from './endpoints/token.js';
+import { InvalidRequestError } from './errors.js';
 import { GrantRegistry } from './grants/registry.js';
 import { tokenExchangeGrant } from './grants/token-exchange.js';
-import { installErrorHandling } from './http/error-handler.js';
+import {
+  installErrorHandling,
+  rawClientErrorResponse,
+  sendOAuthError,
+} from './http/error-handler.js';
 import { loggerOptions, logRequestCompleted } from './logging.js';
 import { RequestLog } from './request-log/store.js';
 
@@ -65,13 +70,33 @@ export function createServer(options: ServerOptions = {}): MockTokenExchangeServ
     bodyLimit: config.bodyLimit,
     forceCloseConnections: 'idle',
     return503OnClosing: true,
+    frameworkErrors: (error, _request, reply) => {
+      // A URL that cannot be decoded, such as `/%zz`, never reaches the error handler.
+      sendOAuthError(
+        reply,
+        new InvalidRequestError('malformed URL', { detail: error.message }),
+        config.realm,
+      );
+    },
+    clientErrorHandler: (error: NodeJS.ErrnoException, socket: Socket) => {
+      if (error.code === 'ECONNRESET' || !socket.writable) return;
+      app.log.debug({ code: error.code }, 'malformed HTTP request rejected');
+      socket.end(rawClientErrorResponse(error.code));
+    },
   });
 
   installErrorHandling(app, config.realm, config.bodyLimit);
+  // Fastify 5 closes only the connections that are idle when closing starts. A response sent
+  // after that gets `Connection: close`, or close() waits until the client drops the connection.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onSend', async (_request, reply, payload) => {
     // RFC 6749 §5.1: token responses must not be cached; every other response follows suit.
     reply.header('cache-control', 'no-store');
     reply.header('pragma', 'no-cache');
+    if (closing) reply.header('connection', 'close');
     return payload;
   });
   app.addHook('onResponse', logRequestCompleted);

@@ -109,21 +109,25 @@ function authenticateBasic(
     });
   }
 
-  // A client_id in the body alongside Basic only identifies the client; it must name the same one.
-  if (bodyClientId !== undefined && !readings.some((r) => r.clientId === bodyClientId)) {
+  // A client_id in the body alongside Basic only identifies the client, so it must name the
+  // same one. When the two readings name different clients, it selects the reading to verify.
+  const named =
+    bodyClientId === undefined ? readings : readings.filter((r) => r.clientId === bodyClientId);
+  const chosen = named[0];
+  if (!chosen) {
     throw new InvalidRequestError('client_id does not match the Basic credentials');
   }
 
   if (registry.isOpen) {
     return {
-      clientId: first.clientId,
+      clientId: chosen.clientId,
       method: 'client_secret_basic',
-      basicEncoding: first.encoding,
+      basicEncoding: chosen.encoding,
     };
   }
 
   const reasons: string[] = [];
-  for (const reading of readings) {
+  for (const reading of named) {
     const reason = verifySecret(reading.clientId, reading.secret, registry);
     if (reason === undefined) {
       return {

@@ -52,10 +52,15 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
 function describeReceived(path: readonly PropertyKey[], value: unknown): string {
   const last = path.at(-1);
   if (typeof last === 'string' && SECRET_KEY.test(last) && value !== undefined) {
-    return `a ${typeOf(value)}, value hidden`;
+    const type = typeOf(value);
+    return `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}, value hidden`;
   }
   if (value === undefined) return 'nothing';
-  const json = JSON.stringify(value);
+  // Secrets nested in the value, as in a `clients` mapping written where a list belongs, are
+  // hidden as well.
+  const json = JSON.stringify(value, (key, nested: unknown) =>
+    SECRET_KEY.test(key) ? '[hidden]' : nested,
+  );
   if (json === undefined) return typeOf(value);
   return json.length > 80 ? `${json.slice(0, 77)}...` : json;
 }

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { ConfigError, formatIssues } from './errors.js';
 import { type Config, type ConfigInput, configSchema } from './schema.js';
 
@@ -34,8 +34,9 @@ export async function readConfigFile(path: string): Promise<ConfigInput> {
   try {
     value = extname(path).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text);
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new ConfigError(`cannot parse config file ${path}: ${reason}`, { cause: error });
+    throw new ConfigError(`cannot parse config file ${path}: ${describeSyntaxError(error, text)}`, {
+      cause: error,
+    });
   }
 
   if (value === null || value === undefined) return {};
@@ -43,4 +44,21 @@ export async function readConfigFile(path: string): Promise<ConfigInput> {
     throw new ConfigError(`config file ${path} must contain a mapping of options`);
   }
   return value as ConfigInput;
+}
+
+/**
+ * Describes a YAML or JSON syntax error by its position only. The parsers' own messages quote
+ * the offending line, which may hold a client secret or the admin token.
+ */
+function describeSyntaxError(error: unknown, text: string): string {
+  if (error instanceof YAMLParseError) {
+    const position = error.linePos?.[0];
+    const where = position ? ` at line ${position.line}, column ${position.col}` : '';
+    return `invalid YAML (${error.code})${where}`;
+  }
+  const offset = /at position (\d+)/.exec(error instanceof Error ? error.message : '')?.[1];
+  if (offset === undefined) return 'invalid JSON';
+  const before = text.slice(0, Number(offset)).split('\n');
+  const column = (before.at(-1)?.length ?? 0) + 1;
+  return `invalid JSON at line ${before.length}, column ${column}`;
 }

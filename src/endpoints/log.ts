@@ -15,7 +15,11 @@ const querySchema = z.strictObject({
   sub: z.string().min(1).optional(),
   outcome: z.string().regex(OUTCOME, 'must be success, error or an OAuth error code').optional(),
   since: z.iso.datetime({ offset: true }).optional(),
-  limit: z.coerce.number().int().min(1).optional(),
+  limit: z
+    .string()
+    .regex(/^[1-9][0-9]{0,8}$/, 'must be a whole number from 1 to 999999999')
+    .transform(Number)
+    .optional(),
 });
 
 export interface LogEndpointDependencies {
@@ -41,7 +45,7 @@ export async function logEndpoint(
   app.delete(LOG_PATH, async () => ({ removed: deps.requestLog.clear() }));
 
   app.route({
-    method: ['POST', 'PUT', 'PATCH'],
+    method: ['POST', 'PUT', 'PATCH', 'OPTIONS'],
     url: LOG_PATH,
     handler: async () => {
       throw new MethodNotAllowedError(['GET', 'DELETE']);

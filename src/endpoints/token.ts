@@ -89,7 +89,7 @@ export async function tokenEndpoint(
   });
 
   app.route({
-    method: ['GET', 'PUT', 'PATCH', 'DELETE'],
+    method: ['GET', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
     url: TOKEN_PATH,
     handler: async () => {
       // RFC 6749 §3.2: the client must use POST.
@@ -103,7 +103,8 @@ export async function tokenEndpoint(
  * parameters, but client credentials in it are rejected (RFC 6749 §2.3.1).
  */
 function readParameters(request: FastifyRequest): FormParameters {
-  const query = request.url.includes('?') ? new URLSearchParams(request.url.split('?')[1]) : null;
+  const queryStart = request.url.indexOf('?');
+  const query = queryStart === -1 ? null : new URLSearchParams(request.url.slice(queryStart + 1));
   if (query?.has('client_secret')) {
     throw new InvalidRequestError('client credentials must not be sent in the URL query');
   }

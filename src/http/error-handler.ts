@@ -59,6 +59,9 @@ export function sendOAuthError(
 ): FastifyReply {
   const challenge = challengeFor(error, realm);
   reply.code(error.statusCode);
+  // Set here as well as in the onSend hook, because replies to framework errors skip hooks.
+  reply.header('cache-control', 'no-store');
+  reply.header('pragma', 'no-cache');
   reply.headers(error.headers);
   if (challenge !== undefined && !reply.hasHeader('www-authenticate')) {
     reply.header('www-authenticate', challenge);
@@ -103,4 +106,31 @@ declare module 'fastify' {
     /** The error the request failed with, set by the error handler. */
     oauthError?: OAuthError;
   }
+}
+
+/** Status, reason phrase and description for errors of Node's HTTP parser, by error code. */
+const PARSER_ERRORS: Record<string, [number, string, string]> = {
+  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large', 'request headers are too large'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout', 'request timed out'],
+};
+
+/**
+ * Builds the raw HTTP response for a request that Node's HTTP parser rejected, such as a
+ * request line with bytes that are not allowed. It has the same JSON shape and headers as every
+ * other error, and closes the connection because the stream can no longer be trusted.
+ */
+export function rawClientErrorResponse(code: string | undefined): string {
+  const known = code === undefined ? undefined : PARSER_ERRORS[code];
+  const [status, reason, description] = known ?? [400, 'Bad Request', 'malformed HTTP request'];
+  const body = JSON.stringify({ error: 'invalid_request', error_description: description });
+  return [
+    `HTTP/1.1 ${status} ${reason}`,
+    'content-type: application/json; charset=utf-8',
+    'cache-control: no-store',
+    'pragma: no-cache',
+    `content-length: ${Buffer.byteLength(body)}`,
+    'connection: close',
+    '',
+    body,
+  ].join('\r\n');
 }

@@ -22,8 +22,8 @@ const HASH_LENGTH = 16;
 /**
  * Builds the canonical input that is hashed: a JSON array of the exchange parameters in a
  * fixed order, with absent values as `null`. Audiences, resources and scopes are sets on the
- * wire, so they are de-duplicated and sorted by UTF-16 code unit and their order in the request
- * does not change the token.
+ * wire, so they are de-duplicated and sorted by UTF-16 code unit, and their order in the request
+ * does not change the hash.
  */
 export function canonicalExchangeInput(input: OpaqueTokenInput): string {
   return JSON.stringify([
@@ -43,13 +43,14 @@ export function canonicalExchangeInput(input: OpaqueTokenInput): string {
 /**
  * Issues the deterministic opaque token `exchanged-<hash>-for-<targets>`, where `<hash>` is the
  * first 16 hex characters of the SHA-256 digest of {@link canonicalExchangeInput} and
- * `<targets>` lists the audiences, then the resources, in request order, joined by commas. A
- * request without a target gets `exchanged-<hash>`.
+ * `<targets>` lists the sorted audiences, then the sorted resources, joined by commas. The order
+ * of targets in the request therefore changes nothing. A request without a target gets
+ * `exchanged-<hash>`.
  */
 export function issueOpaqueToken(input: OpaqueTokenInput): string {
   const digest = createHash('sha256').update(canonicalExchangeInput(input), 'utf8').digest('hex');
   const hash = digest.slice(0, HASH_LENGTH);
-  const targets = [...input.audiences, ...input.resources];
+  const targets = [...sortedSet(input.audiences), ...sortedSet(input.resources)];
   return targets.length === 0 ? `exchanged-${hash}` : `exchanged-${hash}-for-${targets.join(',')}`;
 }
 
