@@ -50,8 +50,8 @@ export class InvalidRequestError extends OAuthError {
 
 /**
  * Client authentication failed. RFC 6749 §5.2 requires 401 with `WWW-Authenticate` when the
- * client used the `Authorization` header; this server sends 401 for every client
- * authentication failure, since RFC 9110 §15.5.2 requires the header on any 401.
+ * client used the `Authorization` header. This server sends 401 with the header for every
+ * client authentication failure, because RFC 9110 §15.5.2 requires the header on any 401.
  */
 export class InvalidClientError extends OAuthError {
   constructor(description: string, options?: OAuthErrorOptions) {

@@ -7,8 +7,8 @@ import type { ClientRegistry } from './clients.js';
 export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
 
 /**
- * How the credentials in a Basic header arrived. RFC 6749 §2.3.1 says to form-urlencode the
- * client id and secret before base64, but several client libraries send them unencoded.
+ * How the credentials in a Basic header arrived. RFC 6749 §2.3.1 requires the client id
+ * and secret to be form-urlencoded before base64, but several client libraries send them unencoded.
  * `plain` means both readings are identical, so the form cannot be told.
  */
 export type BasicCredentialEncoding = 'form-urlencoded' | 'raw' | 'plain';
@@ -148,7 +148,7 @@ interface CredentialReading {
 }
 
 /**
- * Lists the ways to read Basic credentials: form-decoded first, as RFC 6749 §2.3.1 says, then
+ * Lists the ways to read Basic credentials: form-decoded first, as RFC 6749 §2.3.1 specifies, then
  * as sent. A reading with an empty client id or a malformed escape is left out.
  */
 function credentialReadings(rawId: string, rawSecret: string): CredentialReading[] {

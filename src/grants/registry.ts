@@ -12,7 +12,7 @@ export interface TokenResponse {
   scope?: string;
 }
 
-/** What a grant handler returns: the response, and what the request log records of it. */
+/** Outcome of a grant handler: the response, plus the facts the request log records. */
 export interface GrantResult {
   response: TokenResponse;
   /** Token type URI of the issued token. */
@@ -52,7 +52,7 @@ export class GrantRegistry {
     return this.#handlers.get(grantType);
   }
 
-  /** The registered `grant_type` values, for discovery metadata. */
+  /** Lists the registered `grant_type` values, for discovery metadata. */
   grantTypes(): string[] {
     return [...this.#handlers.keys()];
   }

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { InvalidRequestError, NotFoundError, OAuthError, ServerError } from '../errors.js';
+import { NotFoundError, OAuthError, ServerError } from '../errors.js';
 
 /**
  * Replaces every character that RFC 6749 §5.2 forbids in `error` and `error_description`
@@ -94,11 +94,6 @@ export function installErrorHandling(app: FastifyInstance, realm: string, bodyLi
     const error = new NotFoundError(`no route for ${request.method} ${path}`);
     return sendOAuthError(reply, error, realm);
   });
-}
-
-/** Asserts a condition about a request, throwing `invalid_request` with `description` if false. */
-export function requireThat(condition: boolean, description: string): asserts condition {
-  if (!condition) throw new InvalidRequestError(description);
 }
 
 declare module 'fastify' {

@@ -4,7 +4,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * Parameters of an `application/x-www-form-urlencoded` body, decoded as RFC 6749 Appendix B
- * says. Empty values are dropped on parsing because RFC 6749 §3.2 treats a parameter sent
+ * specifies. Empty values are dropped on parsing because RFC 6749 §3.2 treats a parameter sent
  * without a value as omitted.
  */
 export class FormParameters {

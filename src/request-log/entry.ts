@@ -23,7 +23,7 @@ export interface LoggedToken {
 export interface LoggedClient {
   id: string | null;
   authMethod: ClientAuthMethod | null;
-  /** How Basic credentials were encoded, for `client_secret_basic` only. */
+  /** Encoding of the Basic credentials, for `client_secret_basic` only. */
   basicEncoding?: BasicCredentialEncoding;
   /** True once the client passed authentication. */
   authenticated: boolean;
@@ -35,7 +35,7 @@ export interface RequestOutcome {
   error?: string;
   /** The `error_description` sent to the client. */
   errorDescription?: string;
-  /** The private reason, which the client never sees. */
+  /** The private reason, never sent to the client. */
   detail?: string;
 }
 

@@ -5,7 +5,7 @@ import { decodeUnverified } from '../tokens/decode.js';
 import { fingerprint } from '../tokens/fingerprint.js';
 import type { LoggedClient, LoggedToken, RequestLogEntry, RequestOutcome } from './entry.js';
 
-/** What a token request has produced so far; the request log entry is built from it. */
+/** Progress of a token request, from which its request log entry is built. */
 export interface TokenRequestState {
   /** Milliseconds since the epoch when the request arrived. */
   receivedAt: number;
