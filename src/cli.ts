@@ -24,7 +24,9 @@ interface CliOptions {
   unsafeLogTokens?: boolean;
 }
 
-function parseWholeNumber(value: string): number {
+/** Parses a whole number; an empty value, as from `MTES_PORT=`, counts as unset. */
+function parseWholeNumber(value: string): number | undefined {
+  if (value === '') return undefined;
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError('must be a whole number.');
   return Number(value);
 }
@@ -161,6 +163,12 @@ async function main(argv: string[]): Promise<void> {
     throw error;
   }
   const options = program.opts<CliOptions>();
+  // An environment variable set to the empty string counts as unset.
+  for (const [key, value] of Object.entries(options)) {
+    if (value === '' && program.getOptionValueSource(key) === 'env') {
+      delete options[key as keyof CliOptions];
+    }
+  }
 
   let server: MockTokenExchangeServer;
   try {

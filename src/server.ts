@@ -1,3 +1,4 @@
+import { createServer as createHttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { DestinationStream } from 'pino';
@@ -8,7 +9,7 @@ import type { Config, ConfigInput } from './config/schema.js';
 import { HEALTH_PATH, healthEndpoint } from './endpoints/health.js';
 import { LOG_PATH, logEndpoint } from './endpoints/log.js';
 import { TOKEN_PATH, tokenEndpoint } from './endpoints/token.js';
-import { InvalidRequestError } from './errors.js';
+import { InvalidRequestError, OAuthError } from './errors.js';
 import { GrantRegistry } from './grants/registry.js';
 import { tokenExchangeGrant } from './grants/token-exchange.js';
 import {
@@ -18,6 +19,13 @@ import {
 } from './http/error-handler.js';
 import { loggerOptions, logRequestCompleted } from './logging.js';
 import { RequestLog } from './request-log/store.js';
+
+/** Methods served on each path, for 405 answers with `Allow`. */
+const ALLOWED_METHODS: ReadonlyMap<string, readonly string[]> = new Map([
+  [TOKEN_PATH, ['POST']],
+  [HEALTH_PATH, ['GET', 'HEAD']],
+  [LOG_PATH, ['GET', 'DELETE']],
+]);
 
 /** Options of {@link createServer}: the config settings plus what only code can pass. */
 export interface ServerOptions extends ConfigInput {
@@ -68,8 +76,17 @@ export function createServer(options: ServerOptions = {}): MockTokenExchangeServ
     logger: loggerOptions(config.logLevel, logStream),
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimit,
+    requestTimeout: config.requestTimeout * 1000,
+    // Node checks request timeouts only every 30 s by default, which would let a stalled client
+    // hold a connection far past a short `requestTimeout`.
+    serverFactory: (handler) =>
+      createHttpServer(
+        { requestTimeout: config.requestTimeout * 1000, connectionsCheckingInterval: 1000 },
+        handler,
+      ),
     forceCloseConnections: 'idle',
-    return503OnClosing: true,
+    // The onRequest hook below answers during shutdown instead, in the OAuth error shape.
+    return503OnClosing: false,
     frameworkErrors: (error, _request, reply) => {
       // A URL that cannot be decoded, such as `/%zz`, never reaches the error handler.
       sendOAuthError(
@@ -85,12 +102,26 @@ export function createServer(options: ServerOptions = {}): MockTokenExchangeServ
     },
   });
 
-  installErrorHandling(app, config.realm, config.bodyLimit);
+  installErrorHandling(app, config.realm, config.bodyLimit, ALLOWED_METHODS);
+  app.server.on('checkExpectation', (_request, response) => {
+    // Node answers an `Expect` other than 100-continue itself, with an empty body.
+    sendRawJson(response, 417, {
+      error: 'invalid_request',
+      error_description: 'only the Expect value 100-continue is supported',
+    });
+  });
   // Fastify 5 closes only the connections that are idle when closing starts. A response sent
   // after that gets `Connection: close`, or close() waits until the client drops the connection.
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
+  });
+  app.addHook('onRequest', async () => {
+    if (closing) {
+      throw new OAuthError('temporarily_unavailable', 503, 'the server is shutting down', {
+        headers: { connection: 'close' },
+      });
+    }
   });
   app.addHook('onSend', async (_request, reply, payload) => {
     // RFC 6749 §5.1: token responses must not be cached; every other response follows suit.
@@ -114,6 +145,7 @@ export function createServer(options: ServerOptions = {}): MockTokenExchangeServ
 
   let url: string | undefined;
   let warned = false;
+  let closed = false;
 
   return {
     config,
@@ -126,6 +158,7 @@ export function createServer(options: ServerOptions = {}): MockTokenExchangeServ
       return url;
     },
     async listen(listenOptions = {}) {
+      if (closed) throw new Error('the server is closed; create a new one with createServer()');
       const host = listenOptions.host ?? config.host;
       const port = listenOptions.port ?? config.port;
       if (!warned) {
@@ -137,7 +170,19 @@ export function createServer(options: ServerOptions = {}): MockTokenExchangeServ
       return url;
     },
     async close() {
-      await app.close();
+      closed = true;
+      // A client that stalls mid-request must not hold shutdown open for longer than a request
+      // may take anyway.
+      const force = setTimeout(
+        () => app.server.closeAllConnections(),
+        config.requestTimeout * 1000,
+      );
+      force.unref();
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(force);
+      }
     },
   };
 }
@@ -166,4 +211,15 @@ function warnAboutSettings(app: FastifyInstance, config: Config, host: string): 
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+function sendRawJson(response: ServerResponse, status: number, body: object): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+    pragma: 'no-cache',
+  });
+  response.end(text);
 }

@@ -110,7 +110,11 @@ describe('config secret hiding', () => {
     ],
     [
       { adminToken: '' },
-      'adminToken: Too small: expected string to have >=1 characters (received a string, value hidden)',
+      'adminToken: must use only the characters A-Z a-z 0-9 - . _ ~ + / = (received a string, value hidden)',
+    ],
+    [
+      { adminToken: 'has space' },
+      'adminToken: must use only the characters A-Z a-z 0-9 - . _ ~ + / = (received a string, value hidden)',
     ],
     [
       { adminToken: 424_242 },
@@ -134,7 +138,15 @@ describe('config secret hiding', () => {
     expect(error).toBeInstanceOf(ConfigError);
     expect(error.message).not.toContain('s3cr3t-VALUE-123');
     expect(error.message).toBe(
-      'invalid configuration:\nclients: Invalid input: expected array, received object (received {"clientId":"a","clientSecret":"[hidden]"})',
+      'invalid configuration:\nclients: Invalid input: expected array, received object (received an object, value hidden)',
+    );
+  });
+
+  it('hides a client written as a list', () => {
+    const error = creationError({ clients: [['a', 's3cr3t-VALUE-123']] });
+
+    expect(error.message).toBe(
+      'invalid configuration:\nclients[0]: Invalid input: expected object, received array (received an array, value hidden)',
     );
   });
 

@@ -51,7 +51,11 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
 
 function describeReceived(path: readonly PropertyKey[], value: unknown): string {
   const last = path.at(-1);
-  if (typeof last === 'string' && SECRET_KEY.test(last) && value !== undefined) {
+  // Within `clients`, only a client id is shown: a client written in the wrong shape, such as
+  // a list `[id, secret]`, would otherwise echo its secret.
+  const insideClients = path[0] === 'clients' && last !== 'clientId';
+  const secretKey = typeof last === 'string' && SECRET_KEY.test(last);
+  if ((insideClients || secretKey) && value !== undefined) {
     const type = typeOf(value);
     return `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}, value hidden`;
   }

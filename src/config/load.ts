@@ -32,7 +32,10 @@ export async function readConfigFile(path: string): Promise<ConfigInput> {
 
   let value: unknown;
   try {
-    value = extname(path).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text);
+    value =
+      extname(path).toLowerCase() === '.json'
+        ? JSON.parse(text)
+        : parseYaml(text, { logLevel: 'error' });
   } catch (error) {
     throw new ConfigError(`cannot parse config file ${path}: ${describeSyntaxError(error, text)}`, {
       cause: error,
@@ -56,7 +59,11 @@ function describeSyntaxError(error: unknown, text: string): string {
     const where = position ? ` at line ${position.line}, column ${position.col}` : '';
     return `invalid YAML (${error.code})${where}`;
   }
-  const offset = /at position (\d+)/.exec(error instanceof Error ? error.message : '')?.[1];
+  if (!(error instanceof SyntaxError)) {
+    // Such as the YAML parser's limit on alias expansion; these messages quote no input.
+    return error instanceof Error ? (error.message.split('\n', 1)[0] ?? 'invalid') : 'invalid';
+  }
+  const offset = /at position (\d+)/.exec(error.message)?.[1];
   if (offset === undefined) return 'invalid JSON';
   const before = text.slice(0, Number(offset)).split('\n');
   const column = (before.at(-1)?.length ?? 0) + 1;

@@ -14,8 +14,11 @@ const clientSchema = z.strictObject({
 });
 
 const requestLogSchema = z.strictObject({
-  /** Capacity of the request log ring buffer; the oldest entry is dropped when it is full. */
-  maxEntries: z.number().int().min(1).max(1_000_000).default(1000),
+  /**
+   * Capacity of the request log ring buffer; the oldest entry is dropped when it is full. An
+   * entry takes about 1 KiB for a typical exchange and at most about `bodyLimit` bytes.
+   */
+  maxEntries: z.number().int().min(1).max(100_000).default(1000),
   /**
    * Stores subject, actor and issued tokens in clear in the request log. Off by default,
    * because the log is readable over HTTP.
@@ -37,8 +40,11 @@ export const configSchema = z
     tokenTtl: z.number().int().min(1).max(31_536_000).default(3600),
     /** Level of the pino server log. */
     logLevel: z.enum(LOG_LEVELS).default('info'),
-    /** Bearer token required on `/log` when set. */
-    adminToken: z.string().min(1).optional(),
+    /** Bearer token required on `/log` when set; RFC 6750 §2.1 b64token characters only. */
+    adminToken: z
+      .string()
+      .regex(/^[A-Za-z0-9\-._~+/]+=*$/, 'must use only the characters A-Z a-z 0-9 - . _ ~ + / =')
+      .optional(),
     /**
      * Registered clients. When absent, any client id and secret is accepted; when present, only
      * these clients authenticate.
@@ -46,6 +52,11 @@ export const configSchema = z
     clients: z.array(clientSchema).optional(),
     /** Request log settings. */
     requestLog: requestLogSchema.prefault({}),
+    /**
+     * Seconds a client may take to send a whole request, and that shutdown waits for requests
+     * in flight before it closes their connections.
+     */
+    requestTimeout: z.number().int().min(1).max(3600).default(30),
     /** Maximum request body size in bytes; a larger body gets 413. */
     bodyLimit: z.number().int().min(1024).max(10_485_760).default(65_536),
     /** Maximum number of `audience` plus `resource` values in one exchange (RFC 8693 §2.1.1). */

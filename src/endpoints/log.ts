@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { formatPath } from '../config/errors.js';
-import { InvalidRequestError, MethodNotAllowedError } from '../errors.js';
+import { InvalidRequestError } from '../errors.js';
+import { truncate } from '../grants/targets.js';
 import type { RequestLog, RequestLogQuery } from '../request-log/store.js';
 import { requireAdminToken } from './admin-auth.js';
 
@@ -43,14 +44,6 @@ export async function logEndpoint(
   });
 
   app.delete(LOG_PATH, async () => ({ removed: deps.requestLog.clear() }));
-
-  app.route({
-    method: ['POST', 'PUT', 'PATCH', 'OPTIONS'],
-    url: LOG_PATH,
-    handler: async () => {
-      throw new MethodNotAllowedError(['GET', 'DELETE']);
-    },
-  });
 }
 
 /**
@@ -62,7 +55,7 @@ export function parseLogQuery(query: unknown): RequestLogQuery {
   if (!result.success) {
     const problems = result.error.issues.map((issue) =>
       issue.code === 'unrecognized_keys'
-        ? `unknown filter ${issue.keys.join(', ')}`
+        ? `unknown filter ${listNames(issue.keys)}`
         : `${formatPath(issue.path)}: ${issue.message}`,
     );
     throw new InvalidRequestError(`invalid query: ${problems.join('; ')}`);
@@ -76,4 +69,11 @@ export function parseLogQuery(query: unknown): RequestLogQuery {
     ...(since !== undefined && { since: Date.parse(since) }),
     ...(limit !== undefined && { limit }),
   };
+}
+
+/** Lists filter names for an error description, shortened so the description stays short. */
+function listNames(names: readonly string[]): string {
+  const shown = names.slice(0, 5).map((name) => truncate(name, 40));
+  const more = names.length > shown.length ? ` and ${names.length - shown.length} more` : '';
+  return `${shown.join(', ')}${more}`;
 }

@@ -3,12 +3,7 @@ import { authenticateClient, claimedClient } from '../client-auth/authenticate.j
 import type { ClientRegistry } from '../client-auth/clients.js';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/schema.js';
-import {
-  InvalidRequestError,
-  MethodNotAllowedError,
-  OAuthError,
-  UnsupportedGrantTypeError,
-} from '../errors.js';
+import { InvalidRequestError, OAuthError, UnsupportedGrantTypeError } from '../errors.js';
 import type { GrantRegistry } from '../grants/registry.js';
 import { truncate } from '../grants/targets.js';
 import { sanitizeErrorText } from '../http/error-handler.js';
@@ -50,7 +45,12 @@ export async function tokenEndpoint(
 
   app.addHook('onSend', async (request, reply, payload) => {
     if (request.method === 'POST' && request.tokenRequest) {
-      recordRequest(request, reply, deps);
+      try {
+        recordRequest(request, reply, deps);
+      } catch (error) {
+        // The response is already decided; a failure to log it must not change it.
+        request.log.error({ err: error }, 'request log entry could not be recorded');
+      }
     }
     return payload;
   });
@@ -86,15 +86,6 @@ export async function tokenEndpoint(
     state.grantedScope = result.grantedScope;
     state.issuedToken = { value: result.response.access_token, type: result.issuedTokenType };
     return reply.code(200).type('application/json; charset=utf-8').send(result.response);
-  });
-
-  app.route({
-    method: ['GET', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-    url: TOKEN_PATH,
-    handler: async () => {
-      // RFC 6749 §3.2: the client must use POST.
-      throw new MethodNotAllowedError(['POST']);
-    },
   });
 }
 
@@ -139,6 +130,7 @@ function recordRequest(
   }
   const entry = buildEntry(request.id, reply.statusCode, state, {
     includeTokens: deps.config.requestLog.unsafeIncludeTokens,
+    maxTargets: deps.config.maxTargets,
   });
   deps.requestLog.add(entry);
 }

@@ -11,6 +11,7 @@ const ABSOLUTE_URI = /^[A-Za-z][A-Za-z0-9+.-]*:[^\s\x00-\x1F\x7F]+$/;
 export function validateResources(resources: readonly string[]): void {
   for (const [index, resource] of resources.entries()) {
     const position = resources.length > 1 ? ` (value ${index + 1})` : '';
+    checkLength('resource', resource, position);
     if (!ABSOLUTE_URI.test(resource) || !URL.canParse(resource)) {
       throw new InvalidTargetError(`resource must be an absolute URI${position}`, {
         detail: `resource ${JSON.stringify(truncate(resource))} is not an absolute URI`,
@@ -21,6 +22,32 @@ export function validateResources(resources: readonly string[]): void {
         detail: `resource ${JSON.stringify(truncate(resource))} has a fragment`,
       });
     }
+  }
+}
+
+/** Longest `audience` or `resource` value accepted, in characters. */
+export const MAX_TARGET_LENGTH = 2048;
+
+/**
+ * Checks the `audience` values of a request. An audience is any logical name (RFC 8693 §2.1),
+ * but it ends up in the issued token, so control characters and overlong values are rejected.
+ * @throws InvalidTargetError naming the offending value's position.
+ */
+export function validateAudiences(audiences: readonly string[]): void {
+  for (const [index, audience] of audiences.entries()) {
+    const position = audiences.length > 1 ? ` (value ${index + 1})` : '';
+    if (/[\x00-\x1F\x7F]/.test(audience)) {
+      throw new InvalidTargetError(`audience must not contain control characters${position}`);
+    }
+    checkLength('audience', audience, position);
+  }
+}
+
+function checkLength(name: string, value: string, position: string): void {
+  if (value.length > MAX_TARGET_LENGTH) {
+    throw new InvalidTargetError(
+      `${name} is longer than ${MAX_TARGET_LENGTH} characters${position}`,
+    );
   }
 }
 

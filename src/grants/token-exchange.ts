@@ -4,7 +4,7 @@ import { issueOpaqueToken } from '../tokens/opaque.js';
 import { ISSUABLE_TOKEN_TYPES, TokenType } from '../tokens/token-types.js';
 import type { GrantContext, GrantHandler, GrantResult } from './registry.js';
 import { parseScope } from './scope.js';
-import { limitTargets, truncate, validateResources } from './targets.js';
+import { limitTargets, truncate, validateAudiences, validateResources } from './targets.js';
 
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 
@@ -112,6 +112,7 @@ function readTargets(parameters: FormParameters, maxTargets: number) {
   const audiences = [...new Set(parameters.all('audience'))];
   const resources = [...new Set(parameters.all('resource'))];
   limitTargets(audiences.length + resources.length, maxTargets);
+  validateAudiences(audiences);
   validateResources(resources);
   return { audiences, resources };
 }

@@ -1,5 +1,12 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { NotFoundError, OAuthError, ServerError } from '../errors.js';
+import {
+  InvalidRequestError,
+  MethodNotAllowedError,
+  NotFoundError,
+  OAuthError,
+  ServerError,
+} from '../errors.js';
+import { truncate } from '../grants/targets.js';
 
 /**
  * Replaces every character that RFC 6749 §5.2 forbids in `error` and `error_description`
@@ -28,6 +35,13 @@ export function toOAuthError(error: unknown, bodyLimit: number): OAuthError {
   if (error instanceof OAuthError) return error;
   const fastifyError = error as Partial<FastifyError>;
   const status = fastifyError.statusCode;
+  if (fastifyError.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    // An empty or unparsable Content-Type; RFC 6749 §5.2 answers malformed requests with 400.
+    return new InvalidRequestError('request body must be application/x-www-form-urlencoded', {
+      detail: fastifyError.message,
+      cause: error,
+    });
+  }
   if (typeof status === 'number' && status >= 400 && status < 500) {
     return new OAuthError('invalid_request', status, describeClientError(fastifyError, bodyLimit), {
       detail: fastifyError.message,
@@ -41,8 +55,6 @@ function describeClientError(error: Partial<FastifyError>, bodyLimit: number): s
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return `request body exceeds ${bodyLimit} bytes`;
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return 'unsupported Content-Type';
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return 'request body is not valid JSON';
@@ -75,13 +87,19 @@ export function sendOAuthError(
 
 /**
  * Installs the one error handler and the not-found handler of the server. The error is kept
- * on the request so that the request log can record it.
+ * on the request so that the request log can record it. A known path requested with a method
+ * it does not serve gets 405 with `Allow`, whatever the method.
  */
-export function installErrorHandling(app: FastifyInstance, realm: string, bodyLimit: number): void {
+export function installErrorHandling(
+  app: FastifyInstance,
+  realm: string,
+  bodyLimit: number,
+  allowedMethods: ReadonlyMap<string, readonly string[]>,
+): void {
   app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const oauthError = toOAuthError(error, bodyLimit);
     request.oauthError = oauthError;
-    if (oauthError.statusCode >= 500) {
+    if (oauthError instanceof ServerError) {
       request.log.error({ err: error }, 'request failed');
     } else if (oauthError.detail !== undefined) {
       request.log.debug({ error: oauthError.error, detail: oauthError.detail }, 'request rejected');
@@ -91,7 +109,10 @@ export function installErrorHandling(app: FastifyInstance, realm: string, bodyLi
 
   app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) => {
     const path = request.url.split('?', 1)[0] ?? '';
-    const error = new NotFoundError(`no route for ${request.method} ${path}`);
+    const allowed = allowedMethods.get(path);
+    const error = allowed
+      ? new MethodNotAllowedError(allowed)
+      : new NotFoundError(`no route for ${request.method} ${truncate(path, 100)}`);
     return sendOAuthError(reply, error, realm);
   });
 }

@@ -20,6 +20,11 @@ export interface TokenRequestState {
 export interface EntryOptions {
   /** Store tokens in clear; see `requestLog.unsafeIncludeTokens`. */
   includeTokens: boolean;
+  /**
+   * Most `audience` and `resource` values kept per entry. A rejected request may carry
+   * thousands, and keeping them all would let one client fill memory.
+   */
+  maxTargets: number;
 }
 
 /**
@@ -49,8 +54,8 @@ export function buildEntry(
     subject: typeof subject === 'string' ? subject : null,
     subjectToken,
     actorToken: loggedInputToken(first('actor_token'), first('actor_token_type'), options),
-    audiences: [...(parameters?.all('audience') ?? [])],
-    resources: [...(parameters?.all('resource') ?? [])],
+    audiences: (parameters?.all('audience') ?? []).slice(0, options.maxTargets),
+    resources: (parameters?.all('resource') ?? []).slice(0, options.maxTargets),
     requestedScope: first('scope'),
     grantedScope: state.error ? null : (state.grantedScope ?? null),
     requestedTokenType: first('requested_token_type'),

@@ -10,19 +10,42 @@ export interface UnverifiedJwt {
 export const MAX_DECODED_JWT_LENGTH = 16_384;
 
 /**
+ * Deepest nesting of objects and arrays kept. Deeper claims would make common JSON readers
+ * (jq, Python) and even `JSON.stringify` of the whole log fail.
+ */
+export const MAX_DECODED_JWT_DEPTH = 32;
+
+/**
  * Decodes a compact JWS without verifying it. Returns `undefined` for anything that is not a
- * three-part JWT with JSON header and claims, or whose decoded form exceeds
- * {@link MAX_DECODED_JWT_LENGTH}.
+ * three-part JWT with JSON header and claims, whose decoded form exceeds
+ * {@link MAX_DECODED_JWT_LENGTH}, or whose claims nest deeper than {@link MAX_DECODED_JWT_DEPTH}.
  */
 export function decodeUnverified(token: string): UnverifiedJwt | undefined {
   if (token.split('.').length !== 3) return undefined;
   try {
     const header = decodeProtectedHeader(token) as Record<string, unknown>;
     const claims = decodeJwt(token) as Record<string, unknown>;
+    if (token.length > MAX_DECODED_JWT_LENGTH * 2) return undefined;
+    if (nestingDepth(header) > MAX_DECODED_JWT_DEPTH) return undefined;
+    if (nestingDepth(claims) > MAX_DECODED_JWT_DEPTH) return undefined;
     const length = JSON.stringify(header).length + JSON.stringify(claims).length;
     if (length > MAX_DECODED_JWT_LENGTH) return undefined;
     return { header, claims };
   } catch {
     return undefined;
   }
+}
+
+/** Measures how deeply objects and arrays nest, without recursion, stopping past the limit. */
+function nestingDepth(value: unknown): number {
+  let deepest = 0;
+  const pending: Array<[unknown, number]> = [[value, 1]];
+  while (pending.length > 0) {
+    const [current, depth] = pending.pop() as [unknown, number];
+    if (current === null || typeof current !== 'object') continue;
+    deepest = Math.max(deepest, depth);
+    if (deepest > MAX_DECODED_JWT_DEPTH) return deepest;
+    for (const child of Object.values(current)) pending.push([child, depth + 1]);
+  }
+  return deepest;
 }

@@ -45,15 +45,27 @@ export function canonicalExchangeInput(input: OpaqueTokenInput): string {
  * first 16 hex characters of the SHA-256 digest of {@link canonicalExchangeInput} and
  * `<targets>` lists the sorted audiences, then the sorted resources, joined by commas. The order
  * of targets in the request therefore changes nothing. A request without a target gets
- * `exchanged-<hash>`.
+ * `exchanged-<hash>`. Characters outside printable ASCII, and spaces, are percent-encoded as
+ * UTF-8, because RFC 6749 Appendix A.12 allows only %x20-7E in an access token and a space
+ * would break an `Authorization` header.
  */
 export function issueOpaqueToken(input: OpaqueTokenInput): string {
   const digest = createHash('sha256').update(canonicalExchangeInput(input), 'utf8').digest('hex');
   const hash = digest.slice(0, HASH_LENGTH);
   const targets = [...sortedSet(input.audiences), ...sortedSet(input.resources)];
-  return targets.length === 0 ? `exchanged-${hash}` : `exchanged-${hash}-for-${targets.join(',')}`;
+  if (targets.length === 0) return `exchanged-${hash}`;
+  return `exchanged-${hash}-for-${targets.map(encodeTokenCharacters).join(',')}`;
 }
 
 function sortedSet(values: readonly string[]): string[] {
   return [...new Set(values)].sort();
+}
+
+/** Percent-encodes, as UTF-8 bytes, every character outside %x21-7E. */
+function encodeTokenCharacters(target: string): string {
+  return target.replace(/[^\x21-\x7E]/gu, (character) =>
+    [...Buffer.from(character, 'utf8')]
+      .map((byte) => `%${byte.toString(16).toUpperCase().padStart(2, '0')}`)
+      .join(''),
+  );
 }
