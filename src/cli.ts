@@ -184,6 +184,10 @@ async function main(argv: string[]): Promise<void> {
   try {
     await server.listen();
   } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`error: ${error.message}\n`);
+      process.exit(EXIT_CONFIG);
+    }
     const code = (error as NodeJS.ErrnoException).code;
     const { host, port } = server.config;
     if (code === 'EADDRINUSE') {

@@ -6,6 +6,7 @@ import { ClientRegistry } from './client-auth/clients.js';
 import { type Clock, systemClock } from './clock.js';
 import { resolveConfig } from './config/load.js';
 import type { Config, ConfigInput } from './config/schema.js';
+import { ServerContext } from './context.js';
 import { HEALTH_PATH, healthEndpoint } from './endpoints/health.js';
 import { LOG_PATH, logEndpoint } from './endpoints/log.js';
 import { TOKEN_PATH, tokenEndpoint } from './endpoints/token.js';
@@ -17,8 +18,10 @@ import {
   rawClientErrorResponse,
   sendOAuthError,
 } from './http/error-handler.js';
+import { KeyStore } from './keys/keystore.js';
 import { loggerOptions, logRequestCompleted } from './logging.js';
 import { RequestLog } from './request-log/store.js';
+import { TokenIndex } from './tokens/token-index.js';
 
 /** Methods served on each path, for 405 answers with `Allow`. */
 const ALLOWED_METHODS: ReadonlyMap<string, readonly string[]> = new Map([
@@ -47,6 +50,8 @@ export interface MockTokenExchangeServer {
   readonly config: Config;
   /** The Fastify instance, for `inject` in tests. */
   readonly app: FastifyInstance;
+  /** Shared state: settings, clock, clients, grants, keys and the token index. */
+  readonly context: ServerContext;
   /** Exchange requests received, oldest first. */
   readonly requestLog: RequestLog;
   /** Base URL such as `http://127.0.0.1:9999`; throws before {@link listen} resolves. */
@@ -57,6 +62,11 @@ export interface MockTokenExchangeServer {
    * Resolves to the base URL.
    */
   listen(options?: { port?: number; host?: string }): Promise<string>;
+  /**
+   * Loads keys and registers every route without listening, as `app.inject` needs.
+   * @throws ConfigError when the key file is unusable.
+   */
+  ready(): Promise<void>;
   /** Stops accepting connections and resolves when requests in flight have completed. */
   close(): Promise<void>;
 }
@@ -69,8 +79,15 @@ export function createServer(options: ServerOptions = {}): MockTokenExchangeServ
   const { clock = systemClock, logStream, ...settings } = options;
   const config = resolveConfig(settings);
   const requestLog = new RequestLog(config.requestLog.maxEntries);
-  const clients = new ClientRegistry(config.clients);
-  const grants = new GrantRegistry([tokenExchangeGrant]);
+  const context = new ServerContext({
+    config,
+    clock,
+    clients: new ClientRegistry(config.clients),
+    grants: new GrantRegistry([tokenExchangeGrant]),
+    requestLog,
+    tokenIndex: new TokenIndex(config.tokenIndexSize),
+    loadKeys: () => loadKeys(config),
+  });
 
   const app = Fastify({
     logger: loggerOptions(config.logLevel, logStream),
@@ -132,8 +149,12 @@ export function createServer(options: ServerOptions = {}): MockTokenExchangeServ
   });
   app.addHook('onResponse', logRequestCompleted);
 
+  app.register(async () => {
+    // A key file is read at startup so that a bad file stops the server before it listens.
+    if (config.keys.file !== undefined) await context.keys();
+  });
   app.register(healthEndpoint);
-  app.register(tokenEndpoint, { config, clock, clients, grants, requestLog });
+  app.register(tokenEndpoint, { server: context });
   app.register(logEndpoint, { requestLog, adminToken: config.adminToken });
 
   const endpoints: Endpoint[] = [
@@ -150,6 +171,7 @@ export function createServer(options: ServerOptions = {}): MockTokenExchangeServ
   return {
     config,
     app,
+    context,
     requestLog,
     endpoints,
     get url() {
@@ -168,6 +190,9 @@ export function createServer(options: ServerOptions = {}): MockTokenExchangeServ
       await app.listen({ host, port });
       url = baseUrl(app, host);
       return url;
+    },
+    async ready() {
+      await app.ready();
     },
     async close() {
       closed = true;
@@ -222,4 +247,11 @@ function sendRawJson(response: ServerResponse, status: number, body: object): vo
     pragma: 'no-cache',
   });
   response.end(text);
+}
+
+/** Loads the configured key file, or generates a key of the configured algorithm. */
+async function loadKeys(config: Config): Promise<KeyStore> {
+  const { file, activeKeyId, algorithm } = config.keys;
+  if (file !== undefined) return KeyStore.fromFile(file, activeKeyId);
+  return KeyStore.generate(algorithm);
 }

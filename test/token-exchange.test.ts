@@ -259,7 +259,6 @@ describe('token exchange requested_token_type', () => {
   });
 
   it.each([
-    JWT_TOKEN_TYPE,
     `${TOKEN_TYPE_PREFIX}id_token`,
     `${TOKEN_TYPE_PREFIX}refresh_token`,
     SAML2_TOKEN_TYPE,

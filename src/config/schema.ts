@@ -6,11 +6,88 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 /** RFC 3986 §3.1 scheme followed by a colon, the start of every absolute URI. */
 const ABSOLUTE_URI = /^[A-Za-z][A-Za-z0-9+.-]*:\S+$/;
 
+export const TOKEN_FORMATS = ['opaque', 'jwt'] as const;
+export const SIGNING_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
+export const VALIDATION_MODES = ['none', 'jwt', 'verify'] as const;
+
+/** Extra claims added to issued JWTs; they never replace the registered claims. */
+const claimsSchema = z.record(z.string().min(1), z.unknown());
+
 const clientSchema = z.strictObject({
   /** The `client_id` the client sends. */
   clientId: z.string().min(1),
   /** Secret for `client_secret_basic` and `client_secret_post`; a client without one is public. */
   clientSecret: z.string().min(1).optional(),
+  /** Format of tokens issued to this client; overrides the global `tokenFormat`. */
+  tokenFormat: z.enum(TOKEN_FORMATS).optional(),
+  /** Extra claims in JWTs issued to this client. */
+  claims: claimsSchema.optional(),
+});
+
+/** Settings for one audience or resource value, keyed by that value. */
+const audienceSchema = z.strictObject({
+  /** Format of tokens issued for this audience; overrides the client's and the global one. */
+  tokenFormat: z.enum(TOKEN_FORMATS).optional(),
+  /** Extra claims in JWTs issued for this audience. */
+  claims: claimsSchema.optional(),
+});
+
+/** An issuer whose tokens are accepted as subject or actor tokens in `verify` mode. */
+const trustedIssuerSchema = z
+  .strictObject({
+    /** The `iss` claim of its tokens, compared exactly. */
+    issuer: z.string().min(1),
+    /** URL of its JWKS. */
+    jwksUri: z.url().optional(),
+    /** Path of a file holding its public JWKS. */
+    jwksFile: z.string().min(1).optional(),
+    /** Its public keys, inline. */
+    keys: z.array(z.record(z.string(), z.unknown())).min(1).optional(),
+  })
+  .refine(
+    (issuer) =>
+      [issuer.jwksUri, issuer.jwksFile, issuer.keys].filter((source) => source !== undefined)
+        .length === 1,
+    { message: 'set exactly one of jwksUri, jwksFile and keys' },
+  );
+
+const subjectTokensSchema = z.strictObject({
+  /**
+   * How subject and actor tokens are checked: `none` accepts any non-empty string and decodes
+   * JWTs for their claims, `jwt` requires a well-formed JWT, and `verify` checks the signature,
+   * `iss`, `exp` and `nbf`.
+   */
+  validation: z.enum(VALIDATION_MODES).default('none'),
+  /** Issuers trusted in `verify` mode besides this server itself. */
+  trustedIssuers: z.array(trustedIssuerSchema).default([]),
+  /** Clock skew allowed when checking `exp`, `nbf` and `iat`, in seconds. */
+  clockSkew: z.number().int().min(0).max(600).default(30),
+  /** In `verify` mode, require the authenticated client to be in the subject token's `aud`. */
+  requireClientInAudience: z.boolean().default(false),
+  /**
+   * Error code for a subject or actor token that fails validation. RFC 8693 §2.2.2 says
+   * `invalid_request`; many servers send `invalid_grant`.
+   */
+  errorCode: z.enum(['invalid_request', 'invalid_grant']).default('invalid_request'),
+});
+
+const delegationSchema = z.strictObject({
+  /** Deepest `act` chain an issued token may carry (RFC 8693 §4.1). */
+  maxDepth: z.number().int().min(1).max(32).default(5),
+  /**
+   * Without an actor token, name the authenticated client as the actor (`act.sub`) instead of
+   * issuing an impersonation token without `act`.
+   */
+  clientAsActor: z.boolean().default(false),
+});
+
+const keysSchema = z.strictObject({
+  /** Algorithm of the key generated at startup when no `file` is given. */
+  algorithm: z.enum(SIGNING_ALGORITHMS).default('RS256'),
+  /** Path of a private JWKS to load instead of generating a key. */
+  file: z.string().min(1).optional(),
+  /** `kid` of the key that signs; the first key of the file by default. */
+  activeKeyId: z.string().min(1).optional(),
 });
 
 const requestLogSchema = z.strictObject({
@@ -66,6 +143,30 @@ export const configSchema = z
       .array(z.string().regex(ABSOLUTE_URI, 'must be an absolute URI'))
       .min(1)
       .default([...DEFAULT_INPUT_TOKEN_TYPES]),
+    /**
+     * Issuer identifier (RFC 8414 §2), such as `http://127.0.0.1:9999`. Without it, the issuer
+     * is derived from each request's `Host` header.
+     */
+    issuer: z
+      .url({ protocol: /^https?$/ })
+      .refine((value) => !/[?#]/.test(value), 'must have no query or fragment')
+      .optional(),
+    /** Derive the issuer from `X-Forwarded-Proto` and `X-Forwarded-Host` when they are sent. */
+    trustProxy: z.boolean().default(false),
+    /** Format of issued access tokens: the deterministic `opaque` string or a signed `jwt`. */
+    tokenFormat: z.enum(TOKEN_FORMATS).default('opaque'),
+    /** Signing keys of issued JWTs. */
+    keys: keysSchema.prefault({}),
+    /** Extra claims in every issued JWT. */
+    claims: claimsSchema.default({}),
+    /** Settings per audience or resource value. */
+    audiences: z.record(z.string().min(1), audienceSchema).default({}),
+    /** Validation of subject and actor tokens. */
+    subjectTokens: subjectTokensSchema.prefault({}),
+    /** Delegation (`act`) settings. */
+    delegation: delegationSchema.prefault({}),
+    /** Capacity of the index of issued opaque tokens and of the revocation list. */
+    tokenIndexSize: z.number().int().min(1).max(1_000_000).default(10_000),
     /** Realm named in `WWW-Authenticate` challenges. */
     realm: z
       .string()

@@ -1,25 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authenticateClient, claimedClient } from '../client-auth/authenticate.js';
-import type { ClientRegistry } from '../client-auth/clients.js';
-import type { Clock } from '../clock.js';
-import type { Config } from '../config/schema.js';
+import type { ServerContext } from '../context.js';
 import { InvalidRequestError, OAuthError, UnsupportedGrantTypeError } from '../errors.js';
-import type { GrantRegistry } from '../grants/registry.js';
 import { truncate } from '../grants/targets.js';
 import { sanitizeErrorText } from '../http/error-handler.js';
 import { type FormParameters, isFormContentType, parseForm } from '../http/form.js';
+import { resolveIssuer } from '../http/issuer.js';
 import { buildEntry, type TokenRequestState } from '../request-log/record.js';
-import type { RequestLog } from '../request-log/store.js';
 
 export const TOKEN_PATH = '/oauth2/token';
-
-export interface TokenEndpointDependencies {
-  config: Config;
-  clock: Clock;
-  clients: ClientRegistry;
-  grants: GrantRegistry;
-  requestLog: RequestLog;
-}
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -34,7 +23,7 @@ declare module 'fastify' {
  */
 export async function tokenEndpoint(
   app: FastifyInstance,
-  deps: TokenEndpointDependencies,
+  { server: deps }: { server: ServerContext },
 ): Promise<void> {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
@@ -77,12 +66,8 @@ export async function tokenEndpoint(
       });
     }
 
-    const result = await grant.handle({
-      parameters,
-      client,
-      config: deps.config,
-      clock: deps.clock,
-    });
+    const issuer = resolveIssuer(request, deps.config);
+    const result = await grant.handle({ parameters, client, issuer, server: deps });
     state.grantedScope = result.grantedScope;
     state.issuedToken = { value: result.response.access_token, type: result.issuedTokenType };
     return reply.code(200).type('application/json; charset=utf-8').send(result.response);
@@ -110,11 +95,7 @@ function readParameters(request: FastifyRequest): FormParameters {
   return parseForm(Buffer.isBuffer(body) ? body : Buffer.alloc(0));
 }
 
-function recordRequest(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  deps: TokenEndpointDependencies,
-): void {
+function recordRequest(request: FastifyRequest, reply: FastifyReply, deps: ServerContext): void {
   const state = request.tokenRequest;
   if (!state) return;
   const error = request.oauthError;

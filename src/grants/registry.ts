@@ -1,6 +1,5 @@
 import type { AuthenticatedClient } from '../client-auth/authenticate.js';
-import type { Clock } from '../clock.js';
-import type { Config } from '../config/schema.js';
+import type { ServerContext } from '../context.js';
 import type { FormParameters } from '../http/form.js';
 
 /** An RFC 6749 §5.1 token response; optional members are left out rather than set to null. */
@@ -24,8 +23,9 @@ export interface GrantResult {
 export interface GrantContext {
   parameters: FormParameters;
   client: AuthenticatedClient;
-  config: Config;
-  clock: Clock;
+  /** Issuer identifier for this request, the `iss` of issued JWTs. */
+  issuer: string;
+  server: ServerContext;
 }
 
 /** One grant type of the token endpoint, registered under its `grant_type` value. */

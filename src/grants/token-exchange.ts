@@ -1,7 +1,10 @@
-import { InvalidRequestError } from '../errors.js';
+import type { ServerContext } from '../context.js';
+import { InvalidRequestError, InvalidScopeError } from '../errors.js';
 import type { FormParameters } from '../http/form.js';
-import { issueOpaqueToken } from '../tokens/opaque.js';
+import { issueAccessToken } from '../tokens/issue.js';
 import { ISSUABLE_TOKEN_TYPES, TokenType } from '../tokens/token-types.js';
+import { type ValidatedToken, validateInputToken } from '../validation/input-token.js';
+import { buildActClaim } from './delegation.js';
 import type { GrantContext, GrantHandler, GrantResult } from './registry.js';
 import { parseScope } from './scope.js';
 import { limitTargets, truncate, validateAudiences, validateResources } from './targets.js';
@@ -24,18 +27,49 @@ interface ExchangeRequest {
 export const tokenExchangeGrant: GrantHandler = {
   grantType: TOKEN_EXCHANGE_GRANT,
 
-  handle(context: GrantContext): GrantResult {
+  async handle(context: GrantContext): Promise<GrantResult> {
+    const { server, client, issuer } = context;
     const request = readExchangeRequest(context);
-    const accessToken = issueOpaqueToken({ clientId: context.client.clientId, ...request });
-    const tokenType = ISSUABLE_TOKEN_TYPES.get(request.requestedTokenType) ?? 'Bearer';
-    const grantedScope = request.scopes.length > 0 ? request.scopes.join(' ') : undefined;
+
+    const subject = await validateInputToken(
+      server,
+      'subject',
+      request.subjectToken,
+      request.subjectTokenType,
+    );
+    const actor =
+      request.actorToken === undefined || request.actorTokenType === undefined
+        ? undefined
+        : await validateInputToken(server, 'actor', request.actorToken, request.actorTokenType);
+
+    const scopes = grantScopes(request.scopes, subject.claims);
+    const act = buildActClaim(server, client, subject, actor);
+    const targets = [...request.audiences, ...request.resources];
+    const settings = tokenSettings(server, client.clientId, targets);
+    // A requested JWT is always a JWT, whatever the configured format.
+    const format = request.requestedTokenType === TokenType.jwt ? 'jwt' : settings.format;
+    const grantedScope = scopes.length > 0 ? scopes.join(' ') : undefined;
+
+    const issued = await issueAccessToken(server, {
+      format,
+      tokenType: request.requestedTokenType,
+      issuer,
+      sub: subjectIdentifier(subject),
+      audiences: targets.length > 0 ? targets : [issuer],
+      clientId: client.clientId,
+      scope: grantedScope,
+      ...(act !== undefined && { act }),
+      extraClaims: settings.claims,
+      lifetime: lifetimeFor(server, subject.claims),
+      opaqueInput: { clientId: client.clientId, ...request },
+    });
 
     return {
       response: {
-        access_token: accessToken,
+        access_token: issued.token,
         issued_token_type: request.requestedTokenType,
-        token_type: tokenType,
-        expires_in: context.config.tokenTtl,
+        token_type: ISSUABLE_TOKEN_TYPES.get(request.requestedTokenType) ?? 'Bearer',
+        expires_in: issued.expiresIn,
         ...(grantedScope !== undefined && { scope: grantedScope }),
       },
       issuedTokenType: request.requestedTokenType,
@@ -45,10 +79,61 @@ export const tokenExchangeGrant: GrantHandler = {
 };
 
 /**
+ * Decides the granted scopes. When the subject token carries a `scope` claim, a requested scope
+ * outside it is `invalid_scope`, and an omitted scope grants the subject's scopes.
+ */
+function grantScopes(requested: string[], claims: Record<string, unknown> | undefined): string[] {
+  const subjectScope = claims?.scope;
+  if (typeof subjectScope !== 'string') return requested;
+  const available = subjectScope.split(' ').filter((scope) => scope !== '');
+  if (requested.length === 0) return [...new Set(available)];
+  const beyond = requested.filter((scope) => !available.includes(scope));
+  if (beyond.length > 0) {
+    throw new InvalidScopeError('requested scope exceeds the scope of the subject token', {
+      detail: `not in the subject token: ${beyond.join(' ')}`,
+    });
+  }
+  return requested;
+}
+
+/**
+ * Names the subject in `sub`: the subject token's `sub` claim, or for a token without one, a
+ * stable identifier built from the token's fingerprint.
+ */
+function subjectIdentifier(subject: ValidatedToken): string {
+  const sub = subject.claims?.sub;
+  return typeof sub === 'string' && sub !== ''
+    ? sub
+    : `urn:mock-token-exchange-server:subject:${subject.fingerprint}`;
+}
+
+/** The configured lifetime, cut so the token never outlives a subject token with `exp`. */
+function lifetimeFor(server: ServerContext, claims: Record<string, unknown> | undefined): number {
+  const exp = claims?.exp;
+  if (typeof exp !== 'number' || !Number.isFinite(exp)) return server.config.tokenTtl;
+  return Math.max(0, Math.min(server.config.tokenTtl, Math.floor(exp) - server.nowSeconds()));
+}
+
+/**
+ * Picks the token format and extra claims: the first target with settings, else the client's,
+ * else the global ones. Claims merge in that order, the more specific winning.
+ */
+function tokenSettings(server: ServerContext, clientId: string, targets: readonly string[]) {
+  const { config } = server;
+  const clientSettings = config.clients?.find((client) => client.clientId === clientId);
+  const targetSettings = targets.map((target) => config.audiences[target]).find(Boolean);
+  return {
+    format: targetSettings?.tokenFormat ?? clientSettings?.tokenFormat ?? config.tokenFormat,
+    claims: { ...config.claims, ...clientSettings?.claims, ...targetSettings?.claims },
+  };
+}
+
+/**
  * Reads and checks the token exchange parameters.
  * @throws InvalidRequestError, InvalidTargetError or InvalidScopeError naming what is wrong.
  */
-function readExchangeRequest({ parameters, config }: GrantContext): ExchangeRequest {
+function readExchangeRequest({ parameters, server }: GrantContext): ExchangeRequest {
+  const { config } = server;
   const subjectToken = parameters.one('subject_token');
   const subjectTokenType = parameters.one('subject_token_type');
   const actorToken = parameters.one('actor_token');

@@ -19,7 +19,11 @@ export const DEFAULT_INPUT_TOKEN_TYPES: readonly string[] = [
   TokenType.jwt,
 ];
 
-/** Token types the server can issue, with the `token_type` of each (RFC 8693 §2.2.1). */
+/**
+ * Token types the server can issue, with the `token_type` of each (RFC 8693 §2.2.1). A `jwt`
+ * is an RFC 9068 access token and usable as one, so it is `Bearer` too.
+ */
 export const ISSUABLE_TOKEN_TYPES: ReadonlyMap<string, string> = new Map([
   [TokenType.accessToken, 'Bearer'],
+  [TokenType.jwt, 'Bearer'],
 ]);
