@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { keysCommand } from './commands/keys.js';
+import { mintCommand } from './commands/mint.js';
 import { ConfigError } from './config/errors.js';
 import { readConfigFile } from './config/load.js';
 import { LOG_LEVELS } from './config/schema.js';
@@ -153,15 +155,8 @@ function handleSignals(server: MockTokenExchangeServer): void {
   process.on('SIGTERM', shutdown);
 }
 
-async function main(argv: string[]): Promise<void> {
-  const program = buildProgram();
-  try {
-    program.parse(argv);
-  } catch (error) {
-    // commander has printed its message; help and version end with status 0.
-    if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : EXIT_CONFIG);
-    throw error;
-  }
+/** Starts the server with the root command's options; the default action. */
+async function serve(program: Command): Promise<void> {
   const options = program.opts<CliOptions>();
   // An environment variable set to the empty string counts as unset.
   for (const [key, value] of Object.entries(options)) {
@@ -170,24 +165,11 @@ async function main(argv: string[]): Promise<void> {
     }
   }
 
-  let server: MockTokenExchangeServer;
-  try {
-    server = createServer(await loadOptions(options));
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`error: ${error.message}\n`);
-      process.exit(EXIT_CONFIG);
-    }
-    throw error;
-  }
-
+  const server = createServer(await loadOptions(options));
   try {
     await server.listen();
   } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`error: ${error.message}\n`);
-      process.exit(EXIT_CONFIG);
-    }
+    if (error instanceof ConfigError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     const { host, port } = server.config;
     if (code === 'EADDRINUSE') {
@@ -203,6 +185,24 @@ async function main(argv: string[]): Promise<void> {
   }
   handleSignals(server);
   printBanner(server);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  program.action(() => serve(program));
+  program.addCommand(keysCommand());
+  program.addCommand(mintCommand());
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    // commander has printed its own message; help and version end with status 0.
+    if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? 0 : EXIT_CONFIG);
+    if (error instanceof ConfigError) {
+      process.stderr.write(`error: ${error.message}\n`);
+      process.exit(EXIT_CONFIG);
+    }
+    throw error;
+  }
 }
 
 main(process.argv).catch((error: unknown) => {

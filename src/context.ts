@@ -1,6 +1,7 @@
 import type { ClientRegistry } from './client-auth/clients.js';
 import type { Clock } from './clock.js';
 import type { Config } from './config/schema.js';
+import { EndpointRegistry } from './endpoints/registry.js';
 import type { GrantRegistry } from './grants/registry.js';
 import type { KeyStore } from './keys/keystore.js';
 import type { RequestLog } from './request-log/store.js';
@@ -14,6 +15,8 @@ export class ServerContext {
   readonly grants: GrantRegistry;
   readonly requestLog: RequestLog;
   readonly tokenIndex: TokenIndex;
+  /** Endpoints mounted so far, for discovery metadata. */
+  readonly endpoints = new EndpointRegistry();
   readonly #loadKeys: () => Promise<KeyStore>;
   #keys: Promise<KeyStore> | undefined;
 

@@ -25,6 +25,7 @@ export async function tokenEndpoint(
   app: FastifyInstance,
   { server: deps }: { server: ServerContext },
 ): Promise<void> {
+  deps.endpoints.add('token_endpoint', TOKEN_PATH);
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
