@@ -5,7 +5,12 @@ import { keysCommand } from './commands/keys.js';
 import { mintCommand } from './commands/mint.js';
 import { ConfigError } from './config/errors.js';
 import { readConfigFile } from './config/load.js';
-import { LOG_LEVELS } from './config/schema.js';
+import {
+  LOG_LEVELS,
+  SIGNING_ALGORITHMS,
+  TOKEN_FORMATS,
+  VALIDATION_MODES,
+} from './config/schema.js';
 import { createServer, type MockTokenExchangeServer, type ServerOptions } from './server.js';
 
 const packageJson = JSON.parse(
@@ -24,6 +29,12 @@ interface CliOptions {
   logLevel?: string;
   adminToken?: string;
   unsafeLogTokens?: boolean;
+  tokenFormat?: string;
+  issuer?: string;
+  keysFile?: string;
+  signingAlg?: string;
+  trustProxy?: boolean;
+  subjectValidation?: string;
 }
 
 /** Parses a whole number; an empty value, as from `MTES_PORT=`, counts as unset. */
@@ -31,6 +42,20 @@ function parseWholeNumber(value: string): number | undefined {
   if (value === '') return undefined;
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError('must be a whole number.');
   return Number(value);
+}
+
+/**
+ * Builds a parser that accepts one of `choices`. An empty value, as from `MTES_TOKEN_FORMAT=`,
+ * counts as unset, which commander's own `choices()` would reject.
+ */
+function parseChoice(choices: readonly string[]) {
+  return (value: string): string | undefined => {
+    if (value === '') return undefined;
+    if (!choices.includes(value)) {
+      throw new InvalidArgumentError(`must be one of ${choices.join(', ')}.`);
+    }
+    return value;
+  };
 }
 
 function buildProgram(): Command {
@@ -77,6 +102,47 @@ function buildProgram(): Command {
         'store subject, actor and issued tokens in clear in /log (env: MTES_UNSAFE_LOG_TOKENS=true)',
       ),
     )
+    .addOption(
+      new Option(
+        '--token-format <format>',
+        `format of issued access tokens: ${TOKEN_FORMATS.join(' or ')} (default: opaque)`,
+      )
+        .env('MTES_TOKEN_FORMAT')
+        .argParser(parseChoice(TOKEN_FORMATS)),
+    )
+    .addOption(
+      new Option(
+        '--issuer <url>',
+        'issuer identifier, the iss of issued JWTs (default: the origin of each request)',
+      ).env('MTES_ISSUER'),
+    )
+    .addOption(
+      new Option('--keys-file <file>', 'private JWKS file of the signing keys').env(
+        'MTES_KEYS_FILE',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--signing-alg <algorithm>',
+        `algorithm of the key generated without --keys-file: ${SIGNING_ALGORITHMS.join(', ')} (default: RS256)`,
+      )
+        .env('MTES_SIGNING_ALG')
+        .argParser(parseChoice(SIGNING_ALGORITHMS)),
+    )
+    .addOption(
+      new Option(
+        '--trust-proxy',
+        'derive the issuer from X-Forwarded-Proto and X-Forwarded-Host (env: MTES_TRUST_PROXY=true)',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--subject-validation <mode>',
+        `how subject and actor tokens are checked: ${VALIDATION_MODES.join(', ')} (default: none)`,
+      )
+        .env('MTES_SUBJECT_VALIDATION')
+        .argParser(parseChoice(VALIDATION_MODES)),
+    )
     .exitOverride();
 }
 
@@ -116,7 +182,31 @@ async function loadOptions(options: CliOptions): Promise<ServerOptions> {
     if (unsafeLogTokens !== undefined) requestLog.unsafeIncludeTokens = unsafeLogTokens;
     merged.requestLog = requestLog;
   }
+  mergeSigningOptions(merged, options);
+  if (options.subjectValidation !== undefined) {
+    const subjectTokens = isRecord(fromFile.subjectTokens) ? { ...fromFile.subjectTokens } : {};
+    subjectTokens.validation = options.subjectValidation as (typeof VALIDATION_MODES)[number];
+    merged.subjectTokens = subjectTokens;
+  }
   return merged;
+}
+
+/** Applies the options for issued JWTs and the issuer over the config file's settings. */
+function mergeSigningOptions(merged: ServerOptions, options: CliOptions): void {
+  const trustProxy = options.trustProxy ?? readBooleanEnv('MTES_TRUST_PROXY');
+  if (options.tokenFormat !== undefined) {
+    merged.tokenFormat = options.tokenFormat as ServerOptions['tokenFormat'];
+  }
+  if (options.issuer !== undefined) merged.issuer = options.issuer;
+  if (trustProxy !== undefined) merged.trustProxy = trustProxy;
+  if (options.keysFile !== undefined || options.signingAlg !== undefined) {
+    const keys = isRecord(merged.keys) ? { ...merged.keys } : {};
+    if (options.keysFile !== undefined) keys.file = options.keysFile;
+    if (options.signingAlg !== undefined) {
+      keys.algorithm = options.signingAlg as (typeof SIGNING_ALGORITHMS)[number];
+    }
+    merged.keys = keys;
+  }
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -190,6 +280,9 @@ async function serve(program: Command): Promise<void> {
 async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
   program.action(() => serve(program));
+  // The server's options count only before a subcommand, so that `mint --keys-file` and
+  // `mint --issuer` reach the subcommand instead of the server options of the same name.
+  program.enablePositionalOptions();
   program.addCommand(keysCommand());
   program.addCommand(mintCommand());
   try {

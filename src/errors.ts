@@ -91,6 +91,13 @@ export class InvalidTargetError extends OAuthError {
   }
 }
 
+/** RFC 6749 §4.1.2.1: the authorization server does not support the requested `response_type`. */
+export class UnsupportedResponseTypeError extends OAuthError {
+  constructor(description: string, options?: OAuthErrorOptions) {
+    super('unsupported_response_type', 400, description, options);
+  }
+}
+
 /** RFC 6750 §3.1: a missing or wrong bearer token on a protected route. */
 export class InvalidTokenError extends OAuthError {
   constructor(description: string, options?: OAuthErrorOptions) {

@@ -19,5 +19,12 @@ export {
   type ServerOptions,
 } from './server.js';
 export { fingerprint } from './tokens/fingerprint.js';
-export { canonicalExchangeInput, issueOpaqueToken } from './tokens/opaque.js';
+export { type MintedToken, MintOptionsError, type MintTokenOptions } from './tokens/mint.js';
+export {
+  type ClientCredentialsTokenInput,
+  canonicalClientCredentialsInput,
+  canonicalExchangeInput,
+  issueClientCredentialsToken,
+  issueOpaqueToken,
+} from './tokens/opaque.js';
 export { TokenType } from './tokens/token-types.js';

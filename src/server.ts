@@ -7,10 +7,17 @@ import { type Clock, systemClock } from './clock.js';
 import { resolveConfig } from './config/load.js';
 import type { Config, ConfigInput } from './config/schema.js';
 import { ServerContext } from './context.js';
+import { ADMIN_TOKENS_PATH, adminTokensEndpoint } from './endpoints/admin-tokens.js';
+import { AUTHORIZE_PATH, authorizeEndpoint } from './endpoints/authorize.js';
+import { discoveryEndpoints, metadataPaths } from './endpoints/discovery.js';
 import { HEALTH_PATH, healthEndpoint } from './endpoints/health.js';
+import { INTROSPECTION_PATH, introspectionEndpoint } from './endpoints/introspection.js';
+import { JWKS_PATH, jwksEndpoint } from './endpoints/jwks.js';
 import { LOG_PATH, logEndpoint } from './endpoints/log.js';
+import { REVOCATION_PATH, revocationEndpoint } from './endpoints/revocation.js';
 import { TOKEN_PATH, tokenEndpoint } from './endpoints/token.js';
 import { InvalidRequestError, OAuthError } from './errors.js';
+import { clientCredentialsGrant } from './grants/client-credentials.js';
 import { GrantRegistry } from './grants/registry.js';
 import { tokenExchangeGrant } from './grants/token-exchange.js';
 import {
@@ -21,13 +28,20 @@ import {
 import { KeyStore } from './keys/keystore.js';
 import { loggerOptions, logRequestCompleted } from './logging.js';
 import { RequestLog } from './request-log/store.js';
+import { type MintedToken, type MintTokenOptions, mintToken } from './tokens/mint.js';
 import { TokenIndex } from './tokens/token-index.js';
+import { issuerKeys } from './validation/issuer-keys.js';
 
 /** Methods served on each path, for 405 answers with `Allow`. */
 const ALLOWED_METHODS: ReadonlyMap<string, readonly string[]> = new Map([
   [TOKEN_PATH, ['POST']],
+  [INTROSPECTION_PATH, ['POST']],
+  [REVOCATION_PATH, ['POST']],
   [HEALTH_PATH, ['GET', 'HEAD']],
   [LOG_PATH, ['GET', 'DELETE']],
+  [ADMIN_TOKENS_PATH, ['POST']],
+  [JWKS_PATH, ['GET', 'HEAD']],
+  [AUTHORIZE_PATH, ['GET', 'HEAD']],
 ]);
 
 /** Options of {@link createServer}: the config settings plus what only code can pass. */
@@ -69,6 +83,13 @@ export interface MockTokenExchangeServer {
   ready(): Promise<void>;
   /** Stops accepting connections and resolves when requests in flight have completed. */
   close(): Promise<void>;
+  /**
+   * Signs a JWT for tests with the server's active key and clock, as `POST /admin/tokens`
+   * does. `iss` defaults to the configured `issuer`, or else to {@link url}.
+   * @throws MintOptionsError when an option is invalid.
+   * @throws Error when `iss` is needed before {@link listen} resolves and no issuer is configured.
+   */
+  mintToken(options: MintTokenOptions): Promise<MintedToken>;
 }
 
 /**
@@ -83,7 +104,7 @@ export function createServer(options: ServerOptions = {}): MockTokenExchangeServ
     config,
     clock,
     clients: new ClientRegistry(config.clients),
-    grants: new GrantRegistry([tokenExchangeGrant]),
+    grants: new GrantRegistry([tokenExchangeGrant, clientCredentialsGrant]),
     requestLog,
     tokenIndex: new TokenIndex(config.tokenIndexSize),
     loadKeys: () => loadKeys(config),
@@ -119,7 +140,12 @@ export function createServer(options: ServerOptions = {}): MockTokenExchangeServ
     },
   });
 
-  installErrorHandling(app, config.realm, config.bodyLimit, ALLOWED_METHODS);
+  const discoveryPaths = metadataPaths(config.issuer);
+  const allowedMethods = new Map(ALLOWED_METHODS);
+  for (const path of [...discoveryPaths.oauth, ...discoveryPaths.openid]) {
+    allowedMethods.set(path, ['GET', 'HEAD']);
+  }
+  installErrorHandling(app, config.realm, config.bodyLimit, allowedMethods);
   app.server.on('checkExpectation', (_request, response) => {
     // Node answers an `Expect` other than 100-continue itself, with an empty body.
     sendRawJson(response, 417, {
@@ -150,18 +176,45 @@ export function createServer(options: ServerOptions = {}): MockTokenExchangeServ
   app.addHook('onResponse', logRequestCompleted);
 
   app.register(async () => {
-    // A key file is read at startup so that a bad file stops the server before it listens.
+    // Key files and trusted issuers' JWKS files are read at startup, so that a bad file stops
+    // the server before it listens.
     if (config.keys.file !== undefined) await context.keys();
+    await issuerKeys(context).loadTrusted();
   });
   app.register(healthEndpoint);
   app.register(tokenEndpoint, { server: context });
+  app.register(introspectionEndpoint, { server: context });
+  app.register(revocationEndpoint, { server: context });
   app.register(logEndpoint, { requestLog, adminToken: config.adminToken });
+  app.register(adminTokensEndpoint, { server: context });
+  app.register(authorizeEndpoint, { server: context });
+  app.register(jwksEndpoint, { server: context });
+  app.register(discoveryEndpoints, { server: context });
 
   const endpoints: Endpoint[] = [
     { method: 'POST', path: TOKEN_PATH, description: 'token exchange (RFC 8693)' },
+    { method: 'POST', path: INTROSPECTION_PATH, description: 'token introspection (RFC 7662)' },
+    { method: 'POST', path: REVOCATION_PATH, description: 'token revocation (RFC 7009)' },
     { method: 'GET', path: HEALTH_PATH, description: 'health check' },
     { method: 'GET', path: LOG_PATH, description: 'request log' },
     { method: 'DELETE', path: LOG_PATH, description: 'clear the request log' },
+    { method: 'POST', path: ADMIN_TOKENS_PATH, description: 'mint a signed token for tests' },
+    { method: 'GET', path: JWKS_PATH, description: 'public signing keys (JWKS)' },
+    ...discoveryPaths.oauth.map((path) => ({
+      method: 'GET',
+      path,
+      description: 'authorization server metadata (RFC 8414)',
+    })),
+    ...discoveryPaths.openid.map((path) => ({
+      method: 'GET',
+      path,
+      description: 'OpenID Connect discovery',
+    })),
+    {
+      method: 'GET',
+      path: AUTHORIZE_PATH,
+      description: 'authorization endpoint that supports no response type',
+    },
   ];
 
   let url: string | undefined;
@@ -194,6 +247,22 @@ export function createServer(options: ServerOptions = {}): MockTokenExchangeServ
     async ready() {
       await app.ready();
     },
+    mintToken(mintOptions) {
+      return mintToken(
+        {
+          keys: () => context.keys(),
+          nowSeconds: () => context.nowSeconds(),
+          issuer: () => {
+            if (config.issuer !== undefined) return config.issuer;
+            if (url === undefined) {
+              throw new Error('the server has no issuer before listen(); pass iss or listen first');
+            }
+            return url;
+          },
+        },
+        mintOptions,
+      );
+    },
     async close() {
       closed = true;
       // A client that stalls mid-request must not hold shutdown open for longer than a request
@@ -224,7 +293,7 @@ function warnAboutSettings(app: FastifyInstance, config: Config, host: string): 
     app.log.warn('no clients configured: any client id and secret is accepted');
   }
   if (config.adminToken === undefined) {
-    app.log.warn('no admin token configured: /log is open to every caller');
+    app.log.warn('no admin token configured: /log and /admin/tokens are open to every caller');
   }
   if (config.requestLog.unsafeIncludeTokens) {
     app.log.warn('requestLog.unsafeIncludeTokens is on: tokens are stored in clear in /log');

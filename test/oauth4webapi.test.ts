@@ -16,7 +16,7 @@ const SCOPE = 'mcp.tools.read mcp.tools.execute';
 
 const client: oauth.Client = { client_id: CLIENT_ID };
 
-/** Builds authorization server metadata by hand, because the server has no discovery endpoint. */
+/** Builds authorization server metadata by hand, so that these tests do not depend on discovery. */
 function metadata(server: TestServer): oauth.AuthorizationServer {
   return { issuer: server.url, token_endpoint: server.tokenUrl };
 }

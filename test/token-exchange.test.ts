@@ -258,23 +258,22 @@ describe('token exchange requested_token_type', () => {
     });
   });
 
-  it.each([
-    `${TOKEN_TYPE_PREFIX}id_token`,
-    `${TOKEN_TYPE_PREFIX}refresh_token`,
-    SAML2_TOKEN_TYPE,
-  ])('rejects requested %s', async (requestedTokenType) => {
-    const { tokenUrl } = await startServer();
-    const response = await postToken(
-      tokenUrl,
-      exchangeBody({ requested_token_type: requestedTokenType }),
-    );
-    await expectOAuthError(
-      response,
-      400,
-      'invalid_request',
-      'requested_token_type cannot be issued by this server',
-    );
-  });
+  it.each([`${TOKEN_TYPE_PREFIX}id_token`, `${TOKEN_TYPE_PREFIX}refresh_token`, SAML2_TOKEN_TYPE])(
+    'rejects requested %s',
+    async (requestedTokenType) => {
+      const { tokenUrl } = await startServer();
+      const response = await postToken(
+        tokenUrl,
+        exchangeBody({ requested_token_type: requestedTokenType }),
+      );
+      await expectOAuthError(
+        response,
+        400,
+        'invalid_request',
+        'requested_token_type cannot be issued by this server',
+      );
+    },
+  );
 });
 
 describe('token exchange resource', () => {

@@ -314,7 +314,7 @@ describe('token endpoint grant_type', () => {
 
   it('rejects an unknown grant_type', async () => {
     const { tokenUrl } = await startServer();
-    const response = await postToken(tokenUrl, exchangeBody({ grant_type: 'client_credentials' }));
+    const response = await postToken(tokenUrl, exchangeBody({ grant_type: 'password' }));
     await expectOAuthError(response, 400, 'unsupported_grant_type', 'unsupported grant_type');
   });
 });

@@ -3,8 +3,13 @@ import { InvalidClientError, InvalidRequestError } from '../errors.js';
 import { type FormParameters, tryDecodeFormComponent } from '../http/form.js';
 import type { ClientRegistry } from './clients.js';
 
-/** Client authentication methods, named as in the RFC 7591 registry. */
-export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
+/**
+ * Client authentication methods that {@link authenticateClient} accepts, named as in the
+ * RFC 7591 registry; discovery metadata lists them as `token_endpoint_auth_methods_supported`.
+ */
+export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const;
+
+export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
 
 /**
  * How the credentials in a Basic header arrived. RFC 6749 §2.3.1 requires the client id

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { issuerPathProblem } from '../http/issuer.js';
 import { DEFAULT_INPUT_TOKEN_TYPES } from '../tokens/token-types.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -60,13 +61,14 @@ const subjectTokensSchema = z.strictObject({
   validation: z.enum(VALIDATION_MODES).default('none'),
   /** Issuers trusted in `verify` mode besides this server itself. */
   trustedIssuers: z.array(trustedIssuerSchema).default([]),
-  /** Clock skew allowed when checking `exp`, `nbf` and `iat`, in seconds. */
+  /** Clock skew allowed when checking `exp` and `nbf` in `verify` mode, in seconds. */
   clockSkew: z.number().int().min(0).max(600).default(30),
   /** In `verify` mode, require the authenticated client to be in the subject token's `aud`. */
   requireClientInAudience: z.boolean().default(false),
   /**
-   * Error code for a subject or actor token that fails validation. RFC 8693 §2.2.2 says
-   * `invalid_request`; many servers send `invalid_grant`.
+   * Error code for a subject or actor token that fails validation or that policy rejects
+   * (`may_act`, a malformed or too deep `act`). RFC 8693 §2.2.2 requires `invalid_request`, but
+   * many servers send `invalid_grant`.
    */
   errorCode: z.enum(['invalid_request', 'invalid_grant']).default('invalid_request'),
 });
@@ -150,6 +152,10 @@ export const configSchema = z
     issuer: z
       .url({ protocol: /^https?$/ })
       .refine((value) => !/[?#]/.test(value), 'must have no query or fragment')
+      .superRefine((value, context) => {
+        const problem = issuerPathProblem(value);
+        if (problem !== undefined) context.addIssue({ code: 'custom', message: problem });
+      })
       .optional(),
     /** Derive the issuer from `X-Forwarded-Proto` and `X-Forwarded-Host` when they are sent. */
     trustProxy: z.boolean().default(false),

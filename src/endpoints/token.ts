@@ -4,7 +4,7 @@ import type { ServerContext } from '../context.js';
 import { InvalidRequestError, OAuthError, UnsupportedGrantTypeError } from '../errors.js';
 import { truncate } from '../grants/targets.js';
 import { sanitizeErrorText } from '../http/error-handler.js';
-import { type FormParameters, isFormContentType, parseForm } from '../http/form.js';
+import { acceptRawBodies, readFormParameters } from '../http/form-request.js';
 import { resolveIssuer } from '../http/issuer.js';
 import { buildEntry, type TokenRequestState } from '../request-log/record.js';
 
@@ -26,8 +26,7 @@ export async function tokenEndpoint(
   { server: deps }: { server: ServerContext },
 ): Promise<void> {
   deps.endpoints.add('token_endpoint', TOKEN_PATH);
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  acceptRawBodies(app);
 
   app.addHook('onRequest', async (request) => {
     request.tokenRequest = { receivedAt: deps.clock.now() };
@@ -47,7 +46,7 @@ export async function tokenEndpoint(
 
   app.post(TOKEN_PATH, async (request, reply) => {
     const state = request.tokenRequest ?? { receivedAt: deps.clock.now() };
-    const parameters = readParameters(request);
+    const parameters = readFormParameters(request);
     state.parameters = parameters;
     state.claimedClient = claimedClient(request.headers.authorization, parameters);
 
@@ -73,27 +72,6 @@ export async function tokenEndpoint(
     state.issuedToken = { value: result.response.access_token, type: result.issuedTokenType };
     return reply.code(200).type('application/json; charset=utf-8').send(result.response);
   });
-}
-
-/**
- * Reads the form parameters of a token request. The URL's query is never read for
- * parameters, but client credentials in it are rejected (RFC 6749 §2.3.1).
- */
-function readParameters(request: FastifyRequest): FormParameters {
-  const queryStart = request.url.indexOf('?');
-  const query = queryStart === -1 ? null : new URLSearchParams(request.url.slice(queryStart + 1));
-  if (query?.has('client_secret')) {
-    throw new InvalidRequestError('client credentials must not be sent in the URL query');
-  }
-
-  const contentType = request.headers['content-type'];
-  if (!isFormContentType(contentType)) {
-    throw new InvalidRequestError('request body must be application/x-www-form-urlencoded', {
-      detail: `Content-Type was ${contentType === undefined ? 'missing' : JSON.stringify(truncate(contentType))}`,
-    });
-  }
-  const body = request.body;
-  return parseForm(Buffer.isBuffer(body) ? body : Buffer.alloc(0));
 }
 
 function recordRequest(request: FastifyRequest, reply: FastifyReply, deps: ServerContext): void {

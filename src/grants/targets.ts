@@ -1,4 +1,5 @@
 import { InvalidTargetError } from '../errors.js';
+import type { FormParameters } from '../http/form.js';
 
 /** RFC 3986 §4.3 absolute URI: a scheme, a colon, and no whitespace or control characters. */
 const ABSOLUTE_URI = /^[A-Za-z][A-Za-z0-9+.-]*:[^\s\x00-\x1F\x7F]+$/;
@@ -62,6 +63,20 @@ export function limitTargets(count: number, max: number): void {
       detail: `the request names ${count} targets`,
     });
   }
+}
+
+/**
+ * Reads `audience` and `resource`, both repeatable (RFC 8693 §2.1, RFC 8707 §2), de-duplicated
+ * in order.
+ * @throws InvalidTargetError when a value is invalid or there are more than `maxTargets`.
+ */
+export function readTargets(parameters: FormParameters, maxTargets: number) {
+  const audiences = [...new Set(parameters.all('audience'))];
+  const resources = [...new Set(parameters.all('resource'))];
+  limitTargets(audiences.length + resources.length, maxTargets);
+  validateAudiences(audiences);
+  validateResources(resources);
+  return { audiences, resources };
 }
 
 /** Shortens a value quoted in a log detail. */

@@ -1,13 +1,14 @@
 import type { ServerContext } from '../context.js';
 import { InvalidRequestError, InvalidScopeError } from '../errors.js';
-import type { FormParameters } from '../http/form.js';
 import { issueAccessToken } from '../tokens/issue.js';
+import { issueOpaqueToken } from '../tokens/opaque.js';
 import { ISSUABLE_TOKEN_TYPES, TokenType } from '../tokens/token-types.js';
-import { type ValidatedToken, validateInputToken } from '../validation/input-token.js';
-import { buildActClaim } from './delegation.js';
+import { validateInputToken } from '../validation/input-token.js';
+import { buildActClaim, tokenSubject } from './delegation.js';
 import type { GrantContext, GrantHandler, GrantResult } from './registry.js';
 import { parseScope } from './scope.js';
-import { limitTargets, truncate, validateAudiences, validateResources } from './targets.js';
+import { readTargets, truncate } from './targets.js';
+import { tokenSettings } from './token-settings.js';
 
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 
@@ -32,7 +33,7 @@ export const tokenExchangeGrant: GrantHandler = {
     const request = readExchangeRequest(context);
 
     const subject = await validateInputToken(
-      server,
+      context,
       'subject',
       request.subjectToken,
       request.subjectTokenType,
@@ -40,7 +41,7 @@ export const tokenExchangeGrant: GrantHandler = {
     const actor =
       request.actorToken === undefined || request.actorTokenType === undefined
         ? undefined
-        : await validateInputToken(server, 'actor', request.actorToken, request.actorTokenType);
+        : await validateInputToken(context, 'actor', request.actorToken, request.actorTokenType);
 
     const scopes = grantScopes(request.scopes, subject.claims);
     const act = buildActClaim(server, client, subject, actor);
@@ -54,14 +55,14 @@ export const tokenExchangeGrant: GrantHandler = {
       format,
       tokenType: request.requestedTokenType,
       issuer,
-      sub: subjectIdentifier(subject),
+      sub: tokenSubject(subject),
       audiences: targets.length > 0 ? targets : [issuer],
       clientId: client.clientId,
       scope: grantedScope,
       ...(act !== undefined && { act }),
       extraClaims: settings.claims,
       lifetime: lifetimeFor(server, subject.claims),
-      opaqueInput: { clientId: client.clientId, ...request },
+      opaqueToken: () => issueOpaqueToken({ clientId: client.clientId, ...request }),
     });
 
     return {
@@ -96,36 +97,11 @@ function grantScopes(requested: string[], claims: Record<string, unknown> | unde
   return requested;
 }
 
-/**
- * Names the subject in `sub`: the subject token's `sub` claim, or for a token without one, a
- * stable identifier built from the token's fingerprint.
- */
-function subjectIdentifier(subject: ValidatedToken): string {
-  const sub = subject.claims?.sub;
-  return typeof sub === 'string' && sub !== ''
-    ? sub
-    : `urn:mock-token-exchange-server:subject:${subject.fingerprint}`;
-}
-
 /** The configured lifetime, cut so the token never outlives a subject token with `exp`. */
 function lifetimeFor(server: ServerContext, claims: Record<string, unknown> | undefined): number {
   const exp = claims?.exp;
   if (typeof exp !== 'number' || !Number.isFinite(exp)) return server.config.tokenTtl;
   return Math.max(0, Math.min(server.config.tokenTtl, Math.floor(exp) - server.nowSeconds()));
-}
-
-/**
- * Picks the token format and extra claims: the first target with settings, else the client's,
- * else the global ones. Claims merge in that order, the more specific winning.
- */
-function tokenSettings(server: ServerContext, clientId: string, targets: readonly string[]) {
-  const { config } = server;
-  const clientSettings = config.clients?.find((client) => client.clientId === clientId);
-  const targetSettings = targets.map((target) => config.audiences[target]).find(Boolean);
-  return {
-    format: targetSettings?.tokenFormat ?? clientSettings?.tokenFormat ?? config.tokenFormat,
-    claims: { ...config.claims, ...clientSettings?.claims, ...targetSettings?.claims },
-  };
 }
 
 /**
@@ -190,14 +166,4 @@ function checkInputTokenType(name: string, value: string, accepted: readonly str
       detail: `${name} ${JSON.stringify(truncate(value))} is not one of ${accepted.join(', ')}`,
     });
   }
-}
-
-/** Reads `audience` and `resource`, both repeatable (RFC 8693 §2.1), de-duplicated in order. */
-function readTargets(parameters: FormParameters, maxTargets: number) {
-  const audiences = [...new Set(parameters.all('audience'))];
-  const resources = [...new Set(parameters.all('resource'))];
-  limitTargets(audiences.length + resources.length, maxTargets);
-  validateAudiences(audiences);
-  validateResources(resources);
-  return { audiences, resources };
 }

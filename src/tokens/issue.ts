@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import type { ServerContext } from '../context.js';
 import { fingerprint } from './fingerprint.js';
-import { issueOpaqueToken, type OpaqueTokenInput } from './opaque.js';
 
 /** Everything an issued access token says, whatever its format. */
 export interface AccessTokenContent {
@@ -22,8 +21,8 @@ export interface AccessTokenContent {
   extraClaims: Record<string, unknown>;
   /** Lifetime in seconds. */
   lifetime: number;
-  /** Input of the deterministic opaque token; required for the opaque format. */
-  opaqueInput?: OpaqueTokenInput;
+  /** Builds the grant's deterministic opaque token; required for the opaque format. */
+  opaqueToken?: () => string;
 }
 
 export interface IssuedAccessToken {
@@ -67,8 +66,8 @@ export async function issueAccessToken(
     return { token, expiresIn: content.lifetime, claims };
   }
 
-  if (!content.opaqueInput) throw new Error('an opaque token needs its exchange input');
-  const token = issueOpaqueToken(content.opaqueInput);
+  if (!content.opaqueToken) throw new Error('the opaque format needs content.opaqueToken');
+  const token = content.opaqueToken();
   server.tokenIndex.remember(fingerprint(token), { claims, tokenType: content.tokenType, exp });
   return { token, expiresIn: content.lifetime, claims };
 }

@@ -50,11 +50,64 @@ export function canonicalExchangeInput(input: OpaqueTokenInput): string {
  * would break an `Authorization` header.
  */
 export function issueOpaqueToken(input: OpaqueTokenInput): string {
-  const digest = createHash('sha256').update(canonicalExchangeInput(input), 'utf8').digest('hex');
+  return deterministicToken(
+    'exchanged',
+    canonicalExchangeInput(input),
+    input.audiences,
+    input.resources,
+  );
+}
+
+/** Inputs of a client credentials grant that determine the opaque token issued for it. */
+export interface ClientCredentialsTokenInput {
+  clientId: string;
+  audiences: readonly string[];
+  resources: readonly string[];
+  scopes: readonly string[];
+}
+
+/**
+ * Builds the canonical input hashed for a client credentials grant:
+ * `["v1", "client_credentials", client_id, audiences, resources, scopes]`, with the three lists
+ * de-duplicated and sorted as in {@link canonicalExchangeInput}.
+ */
+export function canonicalClientCredentialsInput(input: ClientCredentialsTokenInput): string {
+  return JSON.stringify([
+    ENCODING_VERSION,
+    'client_credentials',
+    input.clientId,
+    sortedSet(input.audiences),
+    sortedSet(input.resources),
+    sortedSet(input.scopes),
+  ]);
+}
+
+/**
+ * Issues the deterministic opaque token of a client credentials grant,
+ * `issued-<hash>-for-<targets>`, built as {@link issueOpaqueToken} builds its token but from
+ * {@link canonicalClientCredentialsInput}. The different prefix distinguishes the two grants.
+ */
+export function issueClientCredentialsToken(input: ClientCredentialsTokenInput): string {
+  return deterministicToken(
+    'issued',
+    canonicalClientCredentialsInput(input),
+    input.audiences,
+    input.resources,
+  );
+}
+
+/** Builds `<prefix>-<hash>-for-<targets>`, or `<prefix>-<hash>` when there is no target. */
+function deterministicToken(
+  prefix: string,
+  canonicalInput: string,
+  audiences: readonly string[],
+  resources: readonly string[],
+): string {
+  const digest = createHash('sha256').update(canonicalInput, 'utf8').digest('hex');
   const hash = digest.slice(0, HASH_LENGTH);
-  const targets = [...sortedSet(input.audiences), ...sortedSet(input.resources)];
-  if (targets.length === 0) return `exchanged-${hash}`;
-  return `exchanged-${hash}-for-${targets.map(encodeTokenCharacters).join(',')}`;
+  const targets = [...sortedSet(audiences), ...sortedSet(resources)];
+  if (targets.length === 0) return `${prefix}-${hash}`;
+  return `${prefix}-${hash}-for-${targets.map(encodeTokenCharacters).join(',')}`;
 }
 
 function sortedSet(values: readonly string[]): string[] {

@@ -1,7 +1,20 @@
+import type { AuthenticatedClient } from '../client-auth/authenticate.js';
 import type { ServerContext } from '../context.js';
 import { InvalidGrantError, InvalidRequestError, type OAuthErrorOptions } from '../errors.js';
 import { decodeUnverified } from '../tokens/decode.js';
 import { fingerprint } from '../tokens/fingerprint.js';
+import { revocationKey } from '../tokens/token-index.js';
+import { parseCompactJws } from './jwt-structure.js';
+import { TokenRejection } from './token-rejection.js';
+import {
+  checkIssuedTokenType,
+  checkJwtType,
+  type InputTokenRole,
+  rejectRefreshTokenType,
+} from './token-type.js';
+import { checkExpiry, verifyJwt } from './verify.js';
+
+export type { InputTokenRole } from './token-type.js';
 
 /** A subject or actor token after validation. */
 export interface ValidatedToken {
@@ -12,34 +25,92 @@ export interface ValidatedToken {
   fingerprint: string;
 }
 
-export type InputTokenRole = 'subject' | 'actor';
+/** The request facts validation depends on. */
+export interface InputTokenContext {
+  server: ServerContext;
+  /** This server's issuer identifier for the request (RFC 8414 §2). */
+  issuer: string;
+  client: AuthenticatedClient;
+}
 
 /**
- * Validates a subject or actor token according to `subjectTokens.validation`. In every mode a
- * token this server has revoked is rejected.
+ * Validates a subject or actor token according to `subjectTokens.validation`:
+ *
+ * - `none`: any non-empty string; a JWT is decoded, unverified, for its claims.
+ * - `jwt`: a well-formed JWS compact JWT of the declared token type; its claims are used.
+ * - `verify`: as `jwt`, plus the checks of {@link verifyJwt}.
+ *
+ * In every mode an opaque access token this server issued carries the claims recorded for it,
+ * and a revoked token is rejected. In `jwt` and `verify` modes an issued opaque token must be
+ * declared as an access token, and `verify` mode rejects it once expired.
  * @throws InvalidRequestError (or InvalidGrantError, by `subjectTokens.errorCode`) with the
  * private reason in its detail.
  */
 export async function validateInputToken(
-  server: ServerContext,
+  context: InputTokenContext,
   role: InputTokenRole,
   token: string,
-  _tokenType: string,
+  tokenType: string,
 ): Promise<ValidatedToken> {
-  const tokenFingerprint = fingerprint(token);
-  const decoded = decodeUnverified(token);
-  const issued = server.tokenIndex.find(tokenFingerprint);
-  const claims = decoded?.claims ?? issued?.claims;
+  const { server } = context;
+  let validated: ValidatedToken;
+  try {
+    validated = await readInputToken(context, role, token, tokenType);
+  } catch (error) {
+    if (error instanceof TokenRejection) throw invalidInputToken(server, role, error.message);
+    throw error;
+  }
 
-  const jti = typeof claims?.jti === 'string' ? claims.jti : undefined;
+  const jti = validated.claims?.jti;
   if (
-    server.tokenIndex.isRevoked(`fingerprint:${tokenFingerprint}`) ||
-    (jti !== undefined && server.tokenIndex.isRevoked(`jti:${jti}`))
+    server.tokenIndex.isRevoked(revocationKey.fingerprint(validated.fingerprint)) ||
+    (typeof jti === 'string' && server.tokenIndex.isRevoked(revocationKey.jti(jti)))
   ) {
     throw invalidInputToken(server, role, `${role} token was revoked`);
   }
+  return validated;
+}
 
-  return { claims, verified: false, fingerprint: tokenFingerprint };
+async function readInputToken(
+  context: InputTokenContext,
+  role: InputTokenRole,
+  token: string,
+  tokenType: string,
+): Promise<ValidatedToken> {
+  const { server } = context;
+  const mode = server.config.subjectTokens.validation;
+  const tokenFingerprint = fingerprint(token);
+  const issued = server.tokenIndex.find(tokenFingerprint);
+
+  if (mode === 'none') {
+    const claims = decodeUnverified(token)?.claims ?? issued?.claims;
+    return { claims, verified: false, fingerprint: tokenFingerprint };
+  }
+
+  rejectRefreshTokenType(role, tokenType, mode);
+  if (issued !== undefined) {
+    checkIssuedTokenType(role, tokenType);
+    if (mode === 'verify') {
+      checkExpiry(issued.exp, server.nowSeconds(), server.config.subjectTokens.clockSkew);
+    }
+    return { claims: issued.claims, verified: mode === 'verify', fingerprint: tokenFingerprint };
+  }
+
+  const jwt = parseCompactJws(token);
+  checkJwtType(role, tokenType, jwt);
+  if (mode === 'jwt') return { claims: jwt.claims, verified: false, fingerprint: tokenFingerprint };
+
+  const claims = await verifyJwt(
+    {
+      server,
+      ownIssuer: context.issuer,
+      clientId: context.client.clientId,
+      isSubject: role === 'subject',
+    },
+    token,
+    jwt,
+  );
+  return { claims, verified: true, fingerprint: tokenFingerprint };
 }
 
 /** Builds the error for a subject or actor token that fails validation (RFC 8693 §2.2.2). */
@@ -49,7 +120,20 @@ export function invalidInputToken(
   detail: string,
   options: Omit<OAuthErrorOptions, 'detail'> = {},
 ): InvalidRequestError | InvalidGrantError {
-  const description = `${role}_token is invalid`;
+  return inputTokenError(server, `${role}_token is invalid`, detail, options);
+}
+
+/**
+ * Builds the error for a subject or actor token that is invalid or unacceptable by policy, such
+ * as a `may_act` that does not name the actor. RFC 8693 §2.2.2 requires `invalid_request` for
+ * both; `subjectTokens.errorCode: invalid_grant` switches every such error to `invalid_grant`.
+ */
+export function inputTokenError(
+  server: ServerContext,
+  description: string,
+  detail: string,
+  options: Omit<OAuthErrorOptions, 'detail'> = {},
+): InvalidRequestError | InvalidGrantError {
   return server.config.subjectTokens.errorCode === 'invalid_grant'
     ? new InvalidGrantError(description, { ...options, detail })
     : new InvalidRequestError(description, { ...options, detail });
