@@ -89,9 +89,12 @@ function buildProgram(): Command {
         .argParser(parseWholeNumber),
     )
     .addOption(
-      new Option('--log-level <level>', 'server log level (default: info)')
-        .choices(LOG_LEVELS)
-        .env('MTES_LOG_LEVEL'),
+      new Option(
+        '--log-level <level>',
+        `server log level: ${LOG_LEVELS.join(', ')} (default: info)`,
+      )
+        .env('MTES_LOG_LEVEL')
+        .argParser(parseChoice(LOG_LEVELS)),
     )
     .addOption(
       new Option('--admin-token <token>', 'Bearer token required on /log').env('MTES_ADMIN_TOKEN'),

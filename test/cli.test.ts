@@ -418,6 +418,14 @@ describe('CLI environment', () => {
     expect(token.expires_in).toBe(45);
   });
 
+  it('empty env variables count as unset', async () => {
+    const cli = await startCli([], { MTES_LOG_LEVEL: '', MTES_TOKEN_TTL: '', MTES_HOST: '' });
+
+    const token = await exchange(cli);
+
+    expect(token.expires_in).toBe(3600);
+  });
+
   it('invalid env variable rejected', async () => {
     const result = await runCli(['--port', '0'], { MTES_TOKEN_TTL: 'soon' });
 

@@ -331,6 +331,22 @@ describe('validation mode verify', () => {
     expect((await issuedClaims(second)).sub).toBe('user-42');
   });
 
+  it('marks verified subject in log', async () => {
+    const server = await startVerifyServer();
+    const token = await signToken(userClaims(server.url));
+    expect((await exchangeSubject(server, token)).status).toBe(200);
+    const entry = await lastLogEntry(server.url);
+    expect(entry.subjectToken?.jwt?.verified).toBe(true);
+  });
+
+  it('leaves unverified subject unmarked', async () => {
+    const server = await startModeServer('jwt');
+    const token = await signToken(userClaims(server.url));
+    expect((await exchangeSubject(server, token)).status).toBe(200);
+    const entry = await lastLogEntry(server.url);
+    expect(entry.subjectToken?.jwt?.verified).toBe(false);
+  });
+
   it('tries every key without kid', async () => {
     const server = await startVerifyServer();
     const token = await signToken(userClaims(server.url), { key: 'test-rs256-next', kid: null });

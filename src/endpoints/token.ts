@@ -69,6 +69,7 @@ export async function tokenEndpoint(
     const issuer = resolveIssuer(request, deps.config);
     const result = await grant.handle({ parameters, client, issuer, server: deps });
     state.grantedScope = result.grantedScope;
+    state.verifiedInputs = result.verifiedInputs;
     state.issuedToken = { value: result.response.access_token, type: result.issuedTokenType };
     return reply.code(200).type('application/json; charset=utf-8').send(result.response);
   });

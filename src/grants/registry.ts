@@ -18,6 +18,8 @@ export interface GrantResult {
   issuedTokenType: string;
   /** Granted scope, or `undefined` when none was requested or granted. */
   grantedScope: string | undefined;
+  /** Whether the subject and actor token signatures were verified, for the request log. */
+  verifiedInputs?: { subject: boolean; actor: boolean };
 }
 
 export interface GrantContext {

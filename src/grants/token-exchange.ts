@@ -75,6 +75,7 @@ export const tokenExchangeGrant: GrantHandler = {
       },
       issuedTokenType: request.requestedTokenType,
       grantedScope,
+      verifiedInputs: { subject: subject.verified, actor: actor?.verified ?? false },
     };
   },
 };

@@ -2,8 +2,11 @@ import type { BasicCredentialEncoding, ClientAuthMethod } from '../client-auth/a
 
 /** A JWT's header and claims, read without checking its signature. */
 export interface DecodedJwt {
-  /** Always false: nothing about the token was verified. */
-  verified: false;
+  /**
+   * True only when `subjectTokens.validation` is `verify` and the signature checked out; the
+   * header and claims shown are decoded either way.
+   */
+  verified: boolean;
   header: Record<string, unknown>;
   claims: Record<string, unknown>;
 }

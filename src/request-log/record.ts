@@ -14,6 +14,8 @@ export interface TokenRequestState {
   client?: AuthenticatedClient;
   grantedScope?: string;
   issuedToken?: { value: string; type: string };
+  /** Whether validation checked the subject and actor token signatures. */
+  verifiedInputs?: { subject: boolean; actor: boolean };
   error?: OAuthError;
 }
 
@@ -39,9 +41,11 @@ export function buildEntry(
 ): RequestLogEntry {
   const parameters = state.parameters;
   const first = (name: string) => parameters?.all(name)[0] ?? null;
+  const verified = state.error ? undefined : state.verifiedInputs;
   const subjectToken = loggedInputToken(
     first('subject_token'),
     first('subject_token_type'),
+    verified?.subject ?? false,
     options,
   );
   const subject = subjectToken?.jwt?.claims.sub;
@@ -53,7 +57,12 @@ export function buildEntry(
     grantType: first('grant_type'),
     subject: typeof subject === 'string' ? subject : null,
     subjectToken,
-    actorToken: loggedInputToken(first('actor_token'), first('actor_token_type'), options),
+    actorToken: loggedInputToken(
+      first('actor_token'),
+      first('actor_token_type'),
+      verified?.actor ?? false,
+      options,
+    ),
     audiences: (parameters?.all('audience') ?? []).slice(0, options.maxTargets),
     resources: (parameters?.all('resource') ?? []).slice(0, options.maxTargets),
     requestedScope: first('scope'),
@@ -84,6 +93,7 @@ function loggedClient(state: TokenRequestState): LoggedClient {
 function loggedInputToken(
   token: string | null,
   type: string | null,
+  verified: boolean,
   options: EntryOptions,
 ): LoggedToken | null {
   if (token === null) return null;
@@ -91,7 +101,7 @@ function loggedInputToken(
   return {
     type,
     fingerprint: fingerprint(token),
-    jwt: decoded ? { verified: false, ...decoded } : null,
+    jwt: decoded ? { verified, ...decoded } : null,
     ...(options.includeTokens && { value: token }),
   };
 }
