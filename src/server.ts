@@ -32,7 +32,7 @@ import { type MintedToken, type MintTokenOptions, mintToken } from './tokens/min
 import { TokenIndex } from './tokens/token-index.js';
 import { issuerKeys } from './validation/issuer-keys.js';
 
-/** Methods served on each path, for 405 answers with `Allow`. */
+/** Methods served on each path, for 405 responses with `Allow`. */
 const ALLOWED_METHODS: ReadonlyMap<string, readonly string[]> = new Map([
   [TOKEN_PATH, ['POST']],
   [INTROSPECTION_PATH, ['POST']],
@@ -123,7 +123,7 @@ export function createServer(options: ServerOptions = {}): MockTokenExchangeServ
         handler,
       ),
     forceCloseConnections: 'idle',
-    // The onRequest hook below answers during shutdown instead, in the OAuth error shape.
+    // The onRequest hook below responds during shutdown instead, in the OAuth error shape.
     return503OnClosing: false,
     frameworkErrors: (error, _request, reply) => {
       // A URL that cannot be decoded, such as `/%zz`, never reaches the error handler.
@@ -147,7 +147,7 @@ export function createServer(options: ServerOptions = {}): MockTokenExchangeServ
   }
   installErrorHandling(app, config.realm, config.bodyLimit, allowedMethods);
   app.server.on('checkExpectation', (_request, response) => {
-    // Node answers an `Expect` other than 100-continue itself, with an empty body.
+    // Node responds to an `Expect` other than 100-continue itself, with an empty body.
     sendRawJson(response, 417, {
       error: 'invalid_request',
       error_description: 'only the Expect value 100-continue is supported',

@@ -14,7 +14,7 @@ export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
 /**
  * How the credentials in a Basic header arrived. RFC 6749 §2.3.1 requires the client id
  * and secret to be form-urlencoded before base64, but several client libraries send them unencoded.
- * `plain` means both readings are identical, so the form cannot be told.
+ * `plain` means both readings are identical, so the form is unknown.
  */
 export type BasicCredentialEncoding = 'form-urlencoded' | 'raw' | 'plain';
 

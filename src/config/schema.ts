@@ -54,7 +54,7 @@ const trustedIssuerSchema = z
 
 const subjectTokensSchema = z.strictObject({
   /**
-   * How subject and actor tokens are checked: `none` accepts any non-empty string and decodes
+   * Validation mode of subject and actor tokens: `none` accepts any non-empty string and decodes
    * JWTs for their claims, `jwt` requires a well-formed JWT, and `verify` checks the signature,
    * `iss`, `exp` and `nbf`.
    */

@@ -98,7 +98,7 @@ function grantScopes(requested: string[], claims: Record<string, unknown> | unde
   return requested;
 }
 
-/** The configured lifetime, cut so the token never outlives a subject token with `exp`. */
+/** Computes the configured lifetime, cut so the token never outlives a subject token with `exp`. */
 function lifetimeFor(server: ServerContext, claims: Record<string, unknown> | undefined): number {
   const exp = claims?.exp;
   if (typeof exp !== 'number' || !Number.isFinite(exp)) return server.config.tokenTtl;

@@ -1,4 +1,4 @@
-/** What introspection reports about an issued token (RFC 7662 §2.2). */
+/** Record of an issued token, as introspection reports it (RFC 7662 §2.2). */
 export interface IssuedTokenRecord {
   /** Claims of the token as a JWT would carry them: `sub`, `aud`, `scope`, `client_id`, `act`... */
   claims: Record<string, unknown>;

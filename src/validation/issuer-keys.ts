@@ -27,9 +27,9 @@ const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 
 /**
  * The key sets of the issuers a server trusts in `verify` mode: its own keys, and those of
- * `subjectTokens.trustedIssuers`. A JWKS file or inline key list is read once; a `jwksUri` gets
- * one jose remote key set for the server's life, which caches the fetched keys and fetches again
- * when a `kid` is unknown (at most every 30 s) or the cache is older than 10 minutes.
+ * `subjectTokens.trustedIssuers`. A JWKS file or inline key list is read once. A `jwksUri` gets
+ * one jose remote key set for the server's life. That set caches the fetched keys and fetches
+ * again when a `kid` is unknown (at most every 30 s) or the cache is older than 10 minutes.
  */
 export class IssuerKeys {
   readonly #server: ServerContext;
