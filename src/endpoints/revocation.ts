@@ -3,7 +3,8 @@ import { authenticateClient } from '../client-auth/authenticate.js';
 import type { ServerContext } from '../context.js';
 import { UnauthorizedClientError } from '../errors.js';
 import { acceptRawBodies, readFormParameters, requiredParameter } from '../http/form-request.js';
-import { type ActiveToken, lookUpToken } from '../tokens/lookup.js';
+import { fingerprint } from '../tokens/fingerprint.js';
+import { type ActiveToken, lookUpToken, verifySignedBySelf } from '../tokens/lookup.js';
 import { revocationKey } from '../tokens/token-index.js';
 
 export const REVOCATION_PATH = '/oauth2/revoke';
@@ -29,17 +30,20 @@ export async function revocationEndpoint(
 
     const found = await lookUpToken(server, token);
     if (!found.active) {
+      // A JWT this server signed without every RFC 9068 claim, such as a minted test token, is
+      // inactive at introspection but still accepted as a subject token, so it is revoked too.
+      const signed = await verifySignedBySelf(server, token);
+      if (signed !== undefined && !isRevoked(server, token, signed)) {
+        checkOwner(signed.client_id, client.clientId, true);
+        revokeSigned(server, token, signed);
+        request.log.debug({ clientId: client.clientId }, 'signed token revoked');
+        return reply.code(200).send();
+      }
       request.log.debug({ reason: found.reason }, 'revocation of an inactive token ignored');
       return reply.code(200).send();
     }
 
-    // RFC 7009 §2.1: the server checks that the token was issued to the requesting client.
-    const owner = found.claims.client_id;
-    if (owner !== client.clientId) {
-      throw new UnauthorizedClientError('the token was not issued to this client', {
-        detail: `the token was issued to client ${JSON.stringify(owner)}, not ${JSON.stringify(client.clientId)}`,
-      });
-    }
+    checkOwner(found.claims.client_id, client.clientId, false);
 
     revoke(server, found);
     request.log.debug(
@@ -64,4 +68,36 @@ function revoke(server: ServerContext, token: ActiveToken): void {
   }
   server.tokenIndex.revoke(revocationKey.fingerprint(token.fingerprint), token.exp, now);
   server.tokenIndex.forget(token.fingerprint);
+}
+
+/**
+ * RFC 7009 §2.1: the server checks that the token was issued to the requesting client. A token
+ * without `client_id` was issued to no client, so any authenticated client may revoke it when
+ * `ownerOptional` is set.
+ * @throws UnauthorizedClientError when the token names another client.
+ */
+function checkOwner(owner: unknown, clientId: string, ownerOptional: boolean): void {
+  if (owner === clientId) return;
+  if (ownerOptional && owner === undefined) return;
+  throw new UnauthorizedClientError('the token was not issued to this client', {
+    detail: `the token was issued to client ${JSON.stringify(owner)}, not ${JSON.stringify(clientId)}`,
+  });
+}
+
+function isRevoked(server: ServerContext, token: string, claims: Record<string, unknown>): boolean {
+  const jti = claims.jti;
+  return (
+    server.tokenIndex.isRevoked(revocationKey.fingerprint(fingerprint(token))) ||
+    (typeof jti === 'string' && server.tokenIndex.isRevoked(revocationKey.jti(jti)))
+  );
+}
+
+/** Revokes a signed JWT by its fingerprint, and by its `jti` when it has one, until its `exp`. */
+function revokeSigned(server: ServerContext, token: string, claims: Record<string, unknown>): void {
+  const now = server.nowSeconds();
+  // A JWT without a numeric `exp` never expires, so its revocation is kept for a year.
+  const exp = typeof claims.exp === 'number' ? claims.exp : now + 31_536_000;
+  server.tokenIndex.revoke(revocationKey.fingerprint(fingerprint(token)), exp, now);
+  if (typeof claims.jti === 'string')
+    server.tokenIndex.revoke(revocationKey.jti(claims.jti), exp, now);
 }

@@ -6,7 +6,7 @@ import { ISSUABLE_TOKEN_TYPES, TokenType } from '../tokens/token-types.js';
 import { validateInputToken } from '../validation/input-token.js';
 import { buildActClaim, tokenSubject } from './delegation.js';
 import type { GrantContext, GrantHandler, GrantResult } from './registry.js';
-import { parseScope } from './scope.js';
+import { parseScope, SCOPE_TOKEN } from './scope.js';
 import { readTargets, truncate } from './targets.js';
 import { tokenSettings } from './token-settings.js';
 
@@ -85,10 +85,9 @@ export const tokenExchangeGrant: GrantHandler = {
  * outside it is `invalid_scope`, and an omitted scope grants the subject's scopes.
  */
 function grantScopes(requested: string[], claims: Record<string, unknown> | undefined): string[] {
-  const subjectScope = claims?.scope;
-  if (typeof subjectScope !== 'string') return requested;
-  const available = subjectScope.split(' ').filter((scope) => scope !== '');
-  if (requested.length === 0) return [...new Set(available)];
+  const available = subjectScopes(claims?.scope);
+  if (available === undefined) return requested;
+  if (requested.length === 0) return available;
   const beyond = requested.filter((scope) => !available.includes(scope));
   if (beyond.length > 0) {
     throw new InvalidScopeError('requested scope exceeds the scope of the subject token', {
@@ -96,6 +95,22 @@ function grantScopes(requested: string[], claims: Record<string, unknown> | unde
     });
   }
   return requested;
+}
+
+/**
+ * Reads the subject token's `scope` claim: a space-separated string (RFC 8693 §4.2), or a list
+ * of strings as some servers send it. Tokens that break the RFC 6749 §3.3 syntax are dropped,
+ * so they are never granted or echoed. Returns `undefined` when the claim is absent or unusable.
+ */
+function subjectScopes(claim: unknown): string[] | undefined {
+  const values =
+    typeof claim === 'string'
+      ? claim.split(' ')
+      : Array.isArray(claim) && claim.every((value) => typeof value === 'string')
+        ? (claim as string[])
+        : undefined;
+  if (values === undefined) return undefined;
+  return [...new Set(values.filter((value) => SCOPE_TOKEN.test(value)))];
 }
 
 /** Computes the configured lifetime, cut so the token never outlives a subject token with `exp`. */

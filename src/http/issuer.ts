@@ -93,5 +93,7 @@ export function issuerPathProblem(issuer: string): string | undefined {
   if (written !== '' && new URL(issuer).pathname !== written) {
     return 'path must be in normalized form, without . or .. segments';
   }
+  // The discovery documents of a path issuer are served below /.well-known itself.
+  if (/^\/\.well-known(\/|$)/.test(written)) return 'path must not start with /.well-known';
   return undefined;
 }

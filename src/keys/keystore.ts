@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import {
+  CompactSign,
   type CryptoKey,
   calculateJwkThumbprint,
+  compactVerify,
   exportJWK,
   generateKeyPair,
   importJWK,
@@ -136,5 +138,31 @@ async function importSigningKey(jwk: JWK, where: string): Promise<SigningKey> {
     Object.entries(jwk).filter(([member]) => !PRIVATE_MEMBERS.includes(member)),
   );
   delete publicJwk.key_ops;
-  return { kid: jwk.kid, alg, privateKey, publicJwk: { ...publicJwk, use: 'sig' } };
+  const key: SigningKey = {
+    kid: jwk.kid,
+    alg,
+    privateKey,
+    publicJwk: { ...publicJwk, use: 'sig' },
+  };
+  await checkSignAndVerify(key, where);
+  return key;
+}
+
+/**
+ * Signs a probe with the private key and verifies it with the published public key. Web Crypto
+ * accepts some unusable keys at import, such as an RSA key under 2048 bits, which jose refuses
+ * only when signing, and a public part that does not belong to the private key would publish
+ * a JWKS that verifies nothing.
+ * @throws ConfigError naming the key.
+ */
+async function checkSignAndVerify(key: SigningKey, where: string): Promise<void> {
+  try {
+    const probe = await new CompactSign(new TextEncoder().encode('probe'))
+      .setProtectedHeader({ alg: key.alg })
+      .sign(key.privateKey);
+    await compactVerify(probe, await importJWK(key.publicJwk, key.alg));
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ConfigError(`${where}: the key cannot sign and verify: ${reason}`, { cause: error });
+  }
 }

@@ -49,3 +49,17 @@ function nestingDepth(value: unknown): number {
   }
   return deepest;
 }
+
+/**
+ * Decodes a JWT's claims without verifying it and without the request log's size and depth
+ * caps, because validation must see every claim (`may_act`, `scope`) that a token carries.
+ * Returns `undefined` for anything that is not a three-part JWT with a JSON object of claims.
+ */
+export function decodeClaims(token: string): Record<string, unknown> | undefined {
+  if (token.split('.').length !== 3) return undefined;
+  try {
+    return decodeJwt(token) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}

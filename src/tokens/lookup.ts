@@ -110,3 +110,32 @@ async function verifyJwt(server: ServerContext, token: string): Promise<FoundTok
     throw error;
   }
 }
+
+/**
+ * Checks only that a JWT carries a valid, unexpired signature by one of this server's keys,
+ * whatever its `typ` and claims, such as a token minted for tests without `jti` or `client_id`.
+ * Revocation uses it so that every token the token endpoint would accept from this server can be
+ * revoked. Returns the claims, or `undefined`.
+ */
+export async function verifySignedBySelf(
+  server: ServerContext,
+  token: string,
+): Promise<Record<string, unknown> | undefined> {
+  if (token.split('.').length !== 3) return undefined;
+  const keys = await server.keys();
+  try {
+    const { payload } = await jwtVerify(
+      token,
+      (header: JWTHeaderParameters) => {
+        const key = typeof header.kid === 'string' ? keys.find(header.kid) : undefined;
+        if (!key || header.alg !== key.alg) throw new KeyResolutionError('no matching key');
+        return key.publicJwk;
+      },
+      { algorithms: [...SIGNING_ALGORITHMS], currentDate: new Date(server.clock.now()) },
+    );
+    return payload as Record<string, unknown>;
+  } catch (error) {
+    if (error instanceof KeyResolutionError || error instanceof errors.JOSEError) return undefined;
+    throw error;
+  }
+}

@@ -1,7 +1,7 @@
 import type { AuthenticatedClient } from '../client-auth/authenticate.js';
 import type { ServerContext } from '../context.js';
 import { InvalidGrantError, InvalidRequestError, type OAuthErrorOptions } from '../errors.js';
-import { decodeUnverified } from '../tokens/decode.js';
+import { decodeClaims } from '../tokens/decode.js';
 import { fingerprint } from '../tokens/fingerprint.js';
 import { revocationKey } from '../tokens/token-index.js';
 import { parseCompactJws } from './jwt-structure.js';
@@ -83,7 +83,7 @@ async function readInputToken(
   const issued = server.tokenIndex.find(tokenFingerprint);
 
   if (mode === 'none') {
-    const claims = decodeUnverified(token)?.claims ?? issued?.claims;
+    const claims = decodeClaims(token) ?? issued?.claims;
     return { claims, verified: false, fingerprint: tokenFingerprint };
   }
 

@@ -3,6 +3,7 @@ import {
   createLocalJWKSet,
   createRemoteJWKSet,
   errors,
+  importJWK,
   type JSONWebKeySet,
   type JWK,
   type JWTVerifyGetKey,
@@ -50,15 +51,18 @@ export class IssuerKeys {
   }
 
   /**
-   * Finds the key set for a token's `iss`: this server's own keys when `iss` is `ownIssuer`,
-   * else a trusted issuer's.
+   * Finds the key set for a token's `iss`: a trusted issuer's keys, else this server's own keys
+   * when `iss` is `ownIssuer`.
    * @throws TokenRejection when the issuer is not trusted.
    */
   async forIssuer(iss: string, ownIssuer: string): Promise<IssuerKeySet> {
+    // A configured trusted issuer wins over this server's own issuer, which may come from the
+    // request's Host header: a client must not be able to claim another issuer's name for the
+    // server's keys by sending that Host.
+    const trusted = (await this.loadTrusted()).get(iss);
+    if (trusted !== undefined) return trusted;
     if (iss === ownIssuer) return this.#ownKeySet(ownIssuer);
-    const keySet = (await this.loadTrusted()).get(iss);
-    if (keySet === undefined) throw new TokenRejection(`issuer ${quoted(iss)} not trusted`);
-    return keySet;
+    throw new TokenRejection(`issuer ${quoted(iss)} not trusted`);
   }
 
   async #ownKeySet(ownIssuer: string): Promise<IssuerKeySet> {
@@ -128,7 +132,11 @@ async function readJwksFile(path: string, where: string): Promise<unknown> {
  * private JWKS such as a signing key file can be named directly.
  * @throws ConfigError when the value is not a JWKS with at least one key.
  */
-function checkedLocalKeySet(issuer: string, jwks: unknown, where: string): IssuerKeySet {
+async function checkedLocalKeySet(
+  issuer: string,
+  jwks: unknown,
+  where: string,
+): Promise<IssuerKeySet> {
   const entries = (jwks as { keys?: unknown } | null)?.keys;
   if (!Array.isArray(entries) || entries.length === 0) {
     throw new ConfigError(`${where} must be a JWKS: an object with a non-empty "keys" array`);
@@ -138,7 +146,9 @@ function checkedLocalKeySet(issuer: string, jwks: unknown, where: string): Issue
     if (typeof entry !== 'object' || entry === null || typeof entry.kty !== 'string') {
       throw new ConfigError(`${where}: keys[${index}] is not a JWK with a "kty"`);
     }
-    publicKeys.push(publicMembers(entry as JWK));
+    const jwk = publicMembers(entry as JWK);
+    await checkImportable(jwk, `${where}: keys[${index}]`);
+    publicKeys.push(jwk);
   }
   try {
     return localKeySet(issuer, { keys: publicKeys });
@@ -185,4 +195,28 @@ function describe(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
   return `${error.message}${cause}`;
+}
+
+/**
+ * Imports a public JWK once, so that a key jose cannot use (a malformed point, an RSA modulus
+ * under 2048 bits) stops the server at startup instead of failing every token later.
+ * @throws ConfigError naming the key.
+ */
+async function checkImportable(jwk: JWK, where: string): Promise<void> {
+  const alg = typeof jwk.alg === 'string' ? jwk.alg : defaultAlgorithm(jwk);
+  if (alg === undefined) return;
+  try {
+    await importJWK(jwk, alg);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ConfigError(`${where} cannot be used: ${reason}`, { cause: error });
+  }
+}
+
+/** The algorithm to try a JWK without `alg` with, from its key type and curve. */
+function defaultAlgorithm(jwk: JWK): string | undefined {
+  if (jwk.kty === 'RSA') return 'RS256';
+  if (jwk.kty === 'EC' && jwk.crv === 'P-256') return 'ES256';
+  if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519') return 'EdDSA';
+  return undefined;
 }

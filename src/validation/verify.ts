@@ -140,7 +140,12 @@ function rejectionFor(error: unknown, context: FailureContext): TokenRejection {
   if (error instanceof errors.JOSEError) {
     return new TokenRejection(`verification failed (${error.code}): ${error.message}`);
   }
-  throw error;
+  // Web Crypto rejects some keys only when they are used, such as a malformed key fetched from
+  // a jwksUri; that makes the token unverifiable, not the server faulty.
+  const reason = error instanceof Error ? error.message : String(error);
+  return new TokenRejection(
+    `the keys of issuer ${quoted(context.keySet.issuer)} cannot verify: ${reason}`,
+  );
 }
 
 /** Explains why no key matched: an unknown `kid`, or a key that does not accept the `alg`. */
