@@ -1,20 +1,24 @@
 import type { ClientRegistry } from './client-auth/clients.js';
-import type { Clock } from './clock.js';
+import type { ControllableClock } from './clock.js';
 import type { Config } from './config/schema.js';
 import { EndpointRegistry } from './endpoints/registry.js';
 import type { GrantRegistry } from './grants/registry.js';
 import type { KeyStore } from './keys/keystore.js';
 import type { RequestLog } from './request-log/store.js';
+import type { RuleStore } from './rules/store.js';
 import type { TokenIndex } from './tokens/token-index.js';
 
 /** The state every endpoint and grant of one server shares. */
 export class ServerContext {
   readonly config: Config;
-  readonly clock: Clock;
+  /** The server's clock, which the control API can freeze, advance and release. */
+  readonly clock: ControllableClock;
   readonly clients: ClientRegistry;
   readonly grants: GrantRegistry;
   readonly requestLog: RequestLog;
   readonly tokenIndex: TokenIndex;
+  /** Scripted responses and faults. */
+  readonly rules: RuleStore;
   /** Endpoints mounted so far, for discovery metadata. */
   readonly endpoints = new EndpointRegistry();
   readonly #loadKeys: () => Promise<KeyStore>;
@@ -22,11 +26,12 @@ export class ServerContext {
 
   constructor(parts: {
     config: Config;
-    clock: Clock;
+    clock: ControllableClock;
     clients: ClientRegistry;
     grants: GrantRegistry;
     requestLog: RequestLog;
     tokenIndex: TokenIndex;
+    rules: RuleStore;
     loadKeys: () => Promise<KeyStore>;
   }) {
     this.config = parts.config;
@@ -35,6 +40,7 @@ export class ServerContext {
     this.grants = parts.grants;
     this.requestLog = parts.requestLog;
     this.tokenIndex = parts.tokenIndex;
+    this.rules = parts.rules;
     this.#loadKeys = parts.loadKeys;
   }
 

@@ -3,7 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { ClientRegistry } from './client-auth/clients.js';
-import { type Clock, systemClock } from './clock.js';
+import { type Clock, ControllableClock, systemClock } from './clock.js';
 import { resolveConfig } from './config/load.js';
 import type { Config, ConfigInput } from './config/schema.js';
 import { ServerContext } from './context.js';
@@ -28,6 +28,7 @@ import {
 import { KeyStore } from './keys/keystore.js';
 import { loggerOptions, logRequestCompleted } from './logging.js';
 import { RequestLog } from './request-log/store.js';
+import { RuleStore } from './rules/store.js';
 import { type MintedToken, type MintTokenOptions, mintToken } from './tokens/mint.js';
 import { TokenIndex } from './tokens/token-index.js';
 import { issuerKeys } from './validation/issuer-keys.js';
@@ -102,11 +103,12 @@ export function createServer(options: ServerOptions = {}): MockTokenExchangeServ
   const requestLog = new RequestLog(config.requestLog.maxEntries);
   const context = new ServerContext({
     config,
-    clock,
+    clock: new ControllableClock(clock),
     clients: new ClientRegistry(config.clients),
     grants: new GrantRegistry([tokenExchangeGrant, clientCredentialsGrant]),
     requestLog,
     tokenIndex: new TokenIndex(config.tokenIndexSize),
+    rules: new RuleStore(config.rules),
     loadKeys: () => loadKeys(config),
   });
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { issuerPathProblem } from '../http/issuer.js';
+import { ruleSchema } from '../rules/rule.js';
 import { DEFAULT_INPUT_TOKEN_TYPES } from '../tokens/token-types.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -173,6 +174,8 @@ export const configSchema = z
     delegation: delegationSchema.prefault({}),
     /** Capacity of the index of issued opaque tokens and of the revocation list. */
     tokenIndexSize: z.number().int().min(1).max(1_000_000).default(10_000),
+    /** Scripted responses and faults of the token endpoint, checked in order. */
+    rules: z.array(ruleSchema).max(1000).default([]),
     /** Realm named in `WWW-Authenticate` challenges. */
     realm: z
       .string()
