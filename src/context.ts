@@ -1,6 +1,7 @@
 import type { ClientRegistry } from './client-auth/clients.js';
 import type { ControllableClock } from './clock.js';
 import type { Config } from './config/schema.js';
+import { ExchangeCounters } from './control/counters.js';
 import { EndpointRegistry } from './endpoints/registry.js';
 import type { GrantRegistry } from './grants/registry.js';
 import type { KeyStore } from './keys/keystore.js';
@@ -19,6 +20,8 @@ export class ServerContext {
   readonly tokenIndex: TokenIndex;
   /** Scripted responses and faults. */
   readonly rules: RuleStore;
+  /** Successful token responses by client, subject and target, for the control API. */
+  readonly counters = new ExchangeCounters();
   /** Endpoints mounted so far, for discovery metadata. */
   readonly endpoints = new EndpointRegistry();
   readonly #loadKeys: () => Promise<KeyStore>;

@@ -7,6 +7,27 @@ import { type Clock, ControllableClock, systemClock } from './clock.js';
 import { resolveConfig } from './config/load.js';
 import type { Config, ConfigInput } from './config/schema.js';
 import { ServerContext } from './context.js';
+import {
+  type ClockControl,
+  type ControlApi,
+  createControlApi,
+  type RulesControl,
+} from './control/api.js';
+import type { ExchangeCounts } from './control/counters.js';
+import {
+  ADMIN_CLOCK_ADVANCE_PATH,
+  ADMIN_CLOCK_FREEZE_PATH,
+  ADMIN_CLOCK_PATH,
+  ADMIN_CLOCK_RELEASE_PATH,
+  adminClockEndpoint,
+} from './endpoints/admin-clock.js';
+import {
+  ADMIN_COUNTERS_PATH,
+  ADMIN_RESET_PATH,
+  adminControlEndpoint,
+  CONTROL_API_METHODS,
+} from './endpoints/admin-control.js';
+import { ADMIN_RULE_PATH, ADMIN_RULES_PATH, adminRulesEndpoint } from './endpoints/admin-rules.js';
 import { ADMIN_TOKENS_PATH, adminTokensEndpoint } from './endpoints/admin-tokens.js';
 import { AUTHORIZE_PATH, authorizeEndpoint } from './endpoints/authorize.js';
 import { discoveryEndpoints, metadataPaths } from './endpoints/discovery.js';
@@ -41,6 +62,7 @@ const ALLOWED_METHODS: ReadonlyMap<string, readonly string[]> = new Map([
   [HEALTH_PATH, ['GET', 'HEAD']],
   [LOG_PATH, ['GET', 'DELETE']],
   [ADMIN_TOKENS_PATH, ['POST']],
+  ...CONTROL_API_METHODS,
   [JWKS_PATH, ['GET', 'HEAD']],
   [AUTHORIZE_PATH, ['GET', 'HEAD']],
 ]);
@@ -91,6 +113,19 @@ export interface MockTokenExchangeServer {
    * @throws Error when `iss` is needed before {@link listen} resolves and no issuer is configured.
    */
   mintToken(options: MintTokenOptions): Promise<MintedToken>;
+  /** The token endpoint's rules, as `/admin/rules` manages them. */
+  readonly rules: RulesControl;
+  /** The server's clock, as `/admin/clock` manages it. */
+  readonly clock: ClockControl;
+  /** Successful token responses by client, subject, audience and resource. */
+  counters(): ExchangeCounts;
+  /** Clears the counters, as `DELETE /admin/counters` does. */
+  clearCounters(): void;
+  /**
+   * Restores the configured rules, clears the counters and the request log, and releases the
+   * clock, as `POST /admin/reset` does.
+   */
+  reset(): ReturnType<ControlApi['reset']>;
 }
 
 /**
@@ -189,6 +224,9 @@ export function createServer(options: ServerOptions = {}): MockTokenExchangeServ
   app.register(revocationEndpoint, { server: context });
   app.register(logEndpoint, { requestLog, adminToken: config.adminToken });
   app.register(adminTokensEndpoint, { server: context });
+  app.register(adminRulesEndpoint, { server: context });
+  app.register(adminClockEndpoint, { server: context });
+  app.register(adminControlEndpoint, { server: context });
   app.register(authorizeEndpoint, { server: context });
   app.register(jwksEndpoint, { server: context });
   app.register(discoveryEndpoints, { server: context });
@@ -201,6 +239,22 @@ export function createServer(options: ServerOptions = {}): MockTokenExchangeServ
     { method: 'GET', path: LOG_PATH, description: 'request log' },
     { method: 'DELETE', path: LOG_PATH, description: 'clear the request log' },
     { method: 'POST', path: ADMIN_TOKENS_PATH, description: 'mint a signed token for tests' },
+    { method: 'GET', path: ADMIN_RULES_PATH, description: 'list the token endpoint rules' },
+    { method: 'POST', path: ADMIN_RULES_PATH, description: 'add a rule' },
+    { method: 'DELETE', path: ADMIN_RULES_PATH, description: 'restore the configured rules' },
+    { method: 'PUT', path: ADMIN_RULE_PATH, description: 'replace a rule' },
+    { method: 'DELETE', path: ADMIN_RULE_PATH, description: 'remove a rule' },
+    { method: 'GET', path: ADMIN_CLOCK_PATH, description: 'read the clock' },
+    { method: 'POST', path: ADMIN_CLOCK_FREEZE_PATH, description: 'freeze the clock' },
+    { method: 'POST', path: ADMIN_CLOCK_ADVANCE_PATH, description: 'move the clock' },
+    { method: 'POST', path: ADMIN_CLOCK_RELEASE_PATH, description: 'let the clock run' },
+    { method: 'GET', path: ADMIN_COUNTERS_PATH, description: 'successful token responses counted' },
+    { method: 'DELETE', path: ADMIN_COUNTERS_PATH, description: 'clear the counters' },
+    {
+      method: 'POST',
+      path: ADMIN_RESET_PATH,
+      description: 'restore rules, clear counters and log, release the clock',
+    },
     { method: 'GET', path: JWKS_PATH, description: 'public signing keys (JWKS)' },
     ...discoveryPaths.oauth.map((path) => ({
       method: 'GET',
@@ -219,6 +273,7 @@ export function createServer(options: ServerOptions = {}): MockTokenExchangeServ
     },
   ];
 
+  const control = createControlApi(context);
   let url: string | undefined;
   let warned = false;
   let closed = false;
@@ -229,6 +284,11 @@ export function createServer(options: ServerOptions = {}): MockTokenExchangeServ
     context,
     requestLog,
     endpoints,
+    rules: control.rules,
+    clock: control.clock,
+    counters: () => control.counters(),
+    clearCounters: () => control.clearCounters(),
+    reset: () => control.reset(),
     get url() {
       if (url === undefined)
         throw new Error('the server is not listening yet; call listen() first');
@@ -295,7 +355,9 @@ function warnAboutSettings(app: FastifyInstance, config: Config, host: string): 
     app.log.warn('no clients configured: any client id and secret is accepted');
   }
   if (config.adminToken === undefined) {
-    app.log.warn('no admin token configured: /log and /admin/tokens are open to every caller');
+    app.log.warn(
+      'no admin token configured: /log and the control API under /admin are open to every caller',
+    );
   }
   if (config.requestLog.unsafeIncludeTokens) {
     app.log.warn('requestLog.unsafeIncludeTokens is on: tokens are stored in clear in /log');

@@ -408,6 +408,7 @@ describe('client_credentials request log', () => {
           .slice(0, 16),
         jwt: null,
       },
+      rule: null,
       outcome: { status: 200 },
     });
   });

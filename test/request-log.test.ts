@@ -104,6 +104,7 @@ describe('request log entry', () => {
           grantedScope: 'mcp.tools.read mcp.tools.execute',
           requestedTokenType: null,
           issuedToken: { type: ACCESS_TOKEN_TYPE, fingerprint: sha256Prefix(issued), jwt: null },
+          rule: null,
           outcome: { status: 200 },
         },
       ],
@@ -187,6 +188,7 @@ describe('request log entry', () => {
       grantedScope: null,
       requestedTokenType: ACCESS_TOKEN_TYPE,
       issuedToken: { type: ACCESS_TOKEN_TYPE, fingerprint: sha256Prefix(issued), jwt: null },
+      rule: null,
       outcome: { status: 200 },
     });
   });
@@ -237,6 +239,7 @@ describe('request log failures', () => {
       grantedScope: null,
       requestedTokenType: null,
       issuedToken: null,
+      rule: null,
       outcome: {
         status: 401,
         error: 'invalid_client',
@@ -268,6 +271,7 @@ describe('request log failures', () => {
       grantedScope: null,
       requestedTokenType: null,
       issuedToken: null,
+      rule: null,
       outcome: {
         status: 400,
         error: 'invalid_request',
@@ -299,6 +303,7 @@ describe('request log failures', () => {
       grantedScope: null,
       requestedTokenType: null,
       issuedToken: null,
+      rule: null,
       outcome: {
         status: 413,
         error: 'invalid_request',
@@ -333,6 +338,7 @@ describe('request log failures', () => {
       grantedScope: null,
       requestedTokenType: null,
       issuedToken: null,
+      rule: null,
       outcome: {
         status: 400,
         error: 'invalid_request',
@@ -541,6 +547,7 @@ describe('request log bound', () => {
       grantedScope: null,
       requestedTokenType: null,
       issuedToken: null,
+      rule: null,
       outcome: { status: 200 },
     };
   }

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { InvalidClientError, InvalidRequestError } from '../errors.js';
 import { type FormParameters, tryDecodeFormComponent } from '../http/form.js';
+import { checkAuthMethod } from './client-policy.js';
 import type { ClientRegistry } from './clients.js';
 
 /**
@@ -36,11 +37,25 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * Authenticates the client of a token request by one of `client_secret_basic`,
- * `client_secret_post` or `none` (a `client_id` alone).
+ * `client_secret_post` or `none` (a `client_id` alone), then checks that the client's
+ * `authMethods` allow the method it used.
  * @throws InvalidRequestError when the request uses more than one method (RFC 6749 §2.3).
- * @throws InvalidClientError when authentication fails or is missing.
+ * @throws InvalidClientError when authentication fails or is missing, or the method is not
+ * allowed.
  */
 export function authenticateClient(
+  authorization: string | undefined,
+  parameters: FormParameters,
+  registry: ClientRegistry,
+): AuthenticatedClient {
+  const client = verifyCredentials(authorization, parameters, registry);
+  // Checked after the credentials, so that only a client that proved its secret learns which
+  // methods it may use.
+  checkAuthMethod(registry, client.clientId, client.method);
+  return client;
+}
+
+function verifyCredentials(
   authorization: string | undefined,
   parameters: FormParameters,
   registry: ClientRegistry,

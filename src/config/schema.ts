@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { CLIENT_AUTH_METHODS } from '../client-auth/authenticate.js';
+import { GRANT_TYPES } from '../grants/grant-types.js';
+import { SCOPE_TOKEN } from '../grants/scope.js';
 import { issuerPathProblem } from '../http/issuer.js';
 import { ruleSchema } from '../rules/rule.js';
 import { DEFAULT_INPUT_TOKEN_TYPES } from '../tokens/token-types.js';
@@ -12,19 +15,78 @@ export const TOKEN_FORMATS = ['opaque', 'jwt'] as const;
 export const SIGNING_ALGORITHMS = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
 export const VALIDATION_MODES = ['none', 'jwt', 'verify'] as const;
 
-/** Extra claims added to issued JWTs; they never replace the registered claims. */
+/**
+ * Extra claims added to issued JWTs; they never replace the registered claims. Strings may hold
+ * the placeholders of `src/tokens/claim-templates.ts`.
+ */
 const claimsSchema = z.record(z.string().min(1), z.unknown());
 
-const clientSchema = z.strictObject({
-  /** The `client_id` the client sends. */
-  clientId: z.string().min(1),
-  /** Secret for `client_secret_basic` and `client_secret_post`; a client without one is public. */
-  clientSecret: z.string().min(1).optional(),
-  /** Format of tokens issued to this client; overrides the global `tokenFormat`. */
-  tokenFormat: z.enum(TOKEN_FORMATS).optional(),
-  /** Extra claims in JWTs issued to this client. */
-  claims: claimsSchema.optional(),
-});
+/** Lifetime of issued tokens in seconds, sent as `expires_in`. */
+const tokenTtlSchema = z.number().int().min(1).max(31_536_000);
+
+export const SCOPE_POLICIES = ['reject', 'narrow'] as const;
+
+/** What happens to requested scopes beyond those an audience allows. */
+const scopePolicySchema = z.enum(SCOPE_POLICIES);
+
+const clientSchema = z
+  .strictObject({
+    /** The `client_id` the client sends. */
+    clientId: z.string().min(1),
+    /** Secret for `client_secret_basic` and `client_secret_post`; a client without one is public. */
+    clientSecret: z.string().min(1).optional(),
+    /** Format of tokens issued to this client; overrides the global `tokenFormat`. */
+    tokenFormat: z.enum(TOKEN_FORMATS).optional(),
+    /** Extra claims in JWTs issued to this client. */
+    claims: claimsSchema.optional(),
+    /**
+     * Client authentication methods the client may use. By default both secret methods for a
+     * client with a secret, and `none` for one without.
+     */
+    authMethods: z.array(z.enum(CLIENT_AUTH_METHODS)).min(1).optional(),
+    /** Grant types the client may use; every registered one by default. */
+    grantTypes: z.array(z.enum(GRANT_TYPES)).min(1).optional(),
+    /** Whether the client is public (RFC 6749 §2.1); by default, when it has no secret. */
+    public: z.boolean().optional(),
+    /** `audience` values the client may request; any when absent. */
+    audiences: z.array(z.string().min(1)).optional(),
+    /** `resource` values the client may request; any when absent. */
+    resources: z.array(z.string().min(1)).optional(),
+    /** Lifetime of tokens issued to this client; overrides the global `tokenTtl`. */
+    tokenTtl: tokenTtlSchema.optional(),
+  })
+  .superRefine((client, context) => {
+    const hasSecret = client.clientSecret !== undefined;
+    if (client.public === true && hasSecret) {
+      context.addIssue({
+        code: 'custom',
+        path: ['public'],
+        message: 'a public client must not have a clientSecret',
+        input: client.public,
+      });
+    }
+    if (client.public === false && !hasSecret) {
+      context.addIssue({
+        code: 'custom',
+        path: ['public'],
+        message: 'a confidential client needs a clientSecret',
+        input: client.public,
+      });
+    }
+    // A public client cannot prove a secret, and a confidential one must (RFC 6749 §2.3.1).
+    for (const [index, method] of (client.authMethods ?? []).entries()) {
+      if (hasSecret === (method === 'none')) {
+        context.addIssue({
+          code: 'custom',
+          path: ['authMethods', index],
+          message: hasSecret
+            ? 'a client with a clientSecret must authenticate with it, not by none'
+            : 'a client without a clientSecret can only use none',
+          input: method,
+        });
+      }
+    }
+  });
 
 /** Settings for one audience or resource value, keyed by that value. */
 const audienceSchema = z.strictObject({
@@ -32,6 +94,12 @@ const audienceSchema = z.strictObject({
   tokenFormat: z.enum(TOKEN_FORMATS).optional(),
   /** Extra claims in JWTs issued for this audience. */
   claims: claimsSchema.optional(),
+  /** Scopes a token for this target may carry; any when absent. */
+  scopes: z.array(z.string().regex(SCOPE_TOKEN, 'must be an RFC 6749 §3.3 scope token')).optional(),
+  /** Policy for requested scopes beyond `scopes`; overrides the global `scopePolicy`. */
+  scopePolicy: scopePolicySchema.optional(),
+  /** Lifetime of tokens issued for this target; overrides the client's and the global one. */
+  tokenTtl: tokenTtlSchema.optional(),
 });
 
 /** An issuer whose tokens are accepted as subject or actor tokens in `verify` mode. */
@@ -117,10 +185,13 @@ export const configSchema = z
     /** Interface to listen on; loopback by default so the server is not reachable from outside. */
     host: z.string().min(1).default('127.0.0.1'),
     /** Lifetime of issued tokens in seconds, sent as `expires_in`. */
-    tokenTtl: z.number().int().min(1).max(31_536_000).default(3600),
+    tokenTtl: tokenTtlSchema.default(3600),
     /** Level of the pino server log. */
     logLevel: z.enum(LOG_LEVELS).default('info'),
-    /** Bearer token required on `/log` when set; RFC 6750 §2.1 b64token characters only. */
+    /**
+     * Bearer token required on `/log` and every `/admin` route when set; RFC 6750 §2.1 b64token
+     * characters only.
+     */
     adminToken: z
       .string()
       .regex(/^[A-Za-z0-9\-._~+/]+=*$/, 'must use only the characters A-Z a-z 0-9 - . _ ~ + / =')
@@ -168,6 +239,11 @@ export const configSchema = z
     claims: claimsSchema.default({}),
     /** Settings per audience or resource value. */
     audiences: z.record(z.string().min(1), audienceSchema).default({}),
+    /**
+     * What happens to requested scopes that an audience's `scopes` do not allow: `reject` them
+     * with `invalid_scope`, or `narrow` the grant to the allowed ones.
+     */
+    scopePolicy: scopePolicySchema.default('reject'),
     /** Validation of subject and actor tokens. */
     subjectTokens: subjectTokensSchema.prefault({}),
     /** Delegation (`act`) settings. */

@@ -1,12 +1,23 @@
+import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authenticateClient, claimedClient } from '../client-auth/authenticate.js';
+import { checkGrantType } from '../client-auth/client-policy.js';
 import type { ServerContext } from '../context.js';
 import { InvalidRequestError, OAuthError, UnsupportedGrantTypeError } from '../errors.js';
 import { truncate } from '../grants/targets.js';
 import { sanitizeErrorText } from '../http/error-handler.js';
+import type { FormParameters } from '../http/form.js';
 import { acceptRawBodies, readFormParameters } from '../http/form-request.js';
 import { resolveIssuer } from '../http/issuer.js';
 import { buildEntry, type TokenRequestState } from '../request-log/record.js';
+import {
+  issueOverrides,
+  modifyResponse,
+  type RuleEffect,
+  runRuleAction,
+} from '../rules/actions.js';
+import { matches, type RequestFacts, requestFacts } from '../rules/match.js';
+import { withIssueOverrides } from '../tokens/issue.js';
 
 export const TOKEN_PATH = '/oauth2/token';
 
@@ -28,6 +39,43 @@ export async function tokenEndpoint(
   deps.endpoints.add('token_endpoint', TOKEN_PATH);
   acceptRawBodies(app);
 
+  // Requests that a `hang` or `delay` rule keeps open would keep server.close() waiting until their
+  // clients give up or the delay ends.
+  const hanging = new Set<Socket>();
+  const closing = new AbortController();
+  app.addHook('preClose', async () => {
+    closing.abort();
+    for (const socket of hanging) socket.destroy();
+  });
+
+  /**
+   * Runs the first rule that matches the request, if any. Rules are checked once the body is
+   * parsed, so a malformed body gets its usual error. They are checked before client
+   * authentication, so a rule can also fail a request whose client would pass.
+   */
+  async function applyRules(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    parameters: FormParameters,
+  ): Promise<RuleEffect> {
+    let facts: RequestFacts | undefined;
+    const rule = deps.rules.fire((candidate) => {
+      facts ??= requestFacts(request.headers, parameters);
+      return matches(candidate, facts);
+    });
+    if (!rule) return { done: false };
+    const state = request.tokenRequest;
+    if (state) state.rule = rule.id;
+    return runRuleAction(rule, request, reply, {
+      hanging,
+      closing: closing.signal,
+      recordUnanswered: (detail) => {
+        if (state) state.unanswered = detail;
+        recordRequest(request, 0, deps);
+      },
+    });
+  }
+
   app.addHook('onRequest', async (request) => {
     request.tokenRequest = { receivedAt: deps.clock.now() };
   });
@@ -35,7 +83,7 @@ export async function tokenEndpoint(
   app.addHook('onSend', async (request, reply, payload) => {
     if (request.method === 'POST' && request.tokenRequest) {
       try {
-        recordRequest(request, reply, deps);
+        recordRequest(request, reply.statusCode, deps);
       } catch (error) {
         // The response is already decided; a failure to log it must not change it.
         request.log.error({ err: error }, 'request log entry could not be recorded');
@@ -49,6 +97,10 @@ export async function tokenEndpoint(
     const parameters = readFormParameters(request);
     state.parameters = parameters;
     state.claimedClient = claimedClient(request.headers.authorization, parameters);
+
+    const effect = await applyRules(request, reply, parameters);
+    if (effect.done) return reply;
+    const modify = effect.modify;
 
     // RFC 6749 §3.2 / §5.2: a missing grant_type is invalid_request; an unknown one is
     // unsupported_grant_type, decided after the client has authenticated.
@@ -65,17 +117,23 @@ export async function tokenEndpoint(
         detail: `grant_type ${JSON.stringify(truncate(grantType))} is not one of ${deps.grants.grantTypes().join(', ')}`,
       });
     }
+    // RFC 6749 §5.2: a grant type the client is not authorized to use is unauthorized_client.
+    checkGrantType(deps.clients, client.clientId, grantType);
 
     const issuer = resolveIssuer(request, deps.config);
-    const result = await grant.handle({ parameters, client, issuer, server: deps });
+    const result = await withIssueOverrides(issueOverrides(modify), () =>
+      grant.handle({ parameters, client, issuer, server: deps }),
+    );
     state.grantedScope = result.grantedScope;
     state.verifiedInputs = result.verifiedInputs;
     state.issuedToken = { value: result.response.access_token, type: result.issuedTokenType };
-    return reply.code(200).type('application/json; charset=utf-8').send(result.response);
+    const body = modify ? modifyResponse(result.response, modify) : result.response;
+    return reply.code(200).type('application/json; charset=utf-8').send(body);
   });
 }
 
-function recordRequest(request: FastifyRequest, reply: FastifyReply, deps: ServerContext): void {
+/** Adds the request to the request log; `statusCode` is 0 for a request that got no response. */
+function recordRequest(request: FastifyRequest, statusCode: number, deps: ServerContext): void {
   const state = request.tokenRequest;
   if (!state) return;
   const error = request.oauthError;
@@ -89,9 +147,10 @@ function recordRequest(request: FastifyRequest, reply: FastifyReply, deps: Serve
       },
     );
   }
-  const entry = buildEntry(request.id, reply.statusCode, state, {
+  const entry = buildEntry(request.id, statusCode, state, {
     includeTokens: deps.config.requestLog.unsafeIncludeTokens,
     maxTargets: deps.config.maxTargets,
   });
   deps.requestLog.add(entry);
+  deps.counters.record(entry);
 }

@@ -2,12 +2,13 @@ import { UnauthorizedClientError } from '../errors.js';
 import { issueAccessToken } from '../tokens/issue.js';
 import { issueClientCredentialsToken } from '../tokens/opaque.js';
 import { TokenType } from '../tokens/token-types.js';
+import { CLIENT_CREDENTIALS_GRANT } from './grant-types.js';
 import type { GrantContext, GrantHandler, GrantResult } from './registry.js';
 import { parseScope } from './scope.js';
 import { readTargets } from './targets.js';
-import { tokenSettings } from './token-settings.js';
+import { checkClientTargets, tokenSettings } from './token-settings.js';
 
-export const CLIENT_CREDENTIALS_GRANT = 'client_credentials';
+export { CLIENT_CREDENTIALS_GRANT } from './grant-types.js';
 
 /**
  * RFC 6749 §4.4 client credentials grant: the client obtains a token for itself, so the token's
@@ -29,9 +30,16 @@ export const clientCredentialsGrant: GrantHandler = {
     const scope = parameters.one('scope');
     const { audiences, resources } = readTargets(parameters, server.config.maxTargets);
     const scopes = scope === undefined ? [] : parseScope(scope);
+    checkClientTargets(server, client.clientId, audiences, resources);
     const targets = [...audiences, ...resources];
-    const settings = tokenSettings(server, client.clientId, targets);
-    const grantedScope = scopes.length > 0 ? scopes.join(' ') : undefined;
+    const settings = tokenSettings(server, {
+      clientId: client.clientId,
+      issuer,
+      sub: client.clientId,
+      targets,
+      requestedScopes: scopes,
+    });
+    const grantedScope = settings.scopes.length > 0 ? settings.scopes.join(' ') : undefined;
 
     const issued = await issueAccessToken(server, {
       format: settings.format,
@@ -42,7 +50,7 @@ export const clientCredentialsGrant: GrantHandler = {
       clientId: client.clientId,
       scope: grantedScope,
       extraClaims: settings.claims,
-      lifetime: server.config.tokenTtl,
+      lifetime: settings.lifetime,
       opaqueToken: () =>
         issueClientCredentialsToken({ clientId: client.clientId, audiences, resources, scopes }),
     });

@@ -1,16 +1,16 @@
-import type { ServerContext } from '../context.js';
-import { InvalidRequestError, InvalidScopeError } from '../errors.js';
+import { InvalidRequestError } from '../errors.js';
 import { issueAccessToken } from '../tokens/issue.js';
 import { issueOpaqueToken } from '../tokens/opaque.js';
 import { ISSUABLE_TOKEN_TYPES, TokenType } from '../tokens/token-types.js';
 import { validateInputToken } from '../validation/input-token.js';
 import { buildActClaim, tokenSubject } from './delegation.js';
+import { TOKEN_EXCHANGE_GRANT } from './grant-types.js';
 import type { GrantContext, GrantHandler, GrantResult } from './registry.js';
 import { parseScope, SCOPE_TOKEN } from './scope.js';
 import { readTargets, truncate } from './targets.js';
-import { tokenSettings } from './token-settings.js';
+import { checkClientTargets, tokenSettings } from './token-settings.js';
 
-export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+export { TOKEN_EXCHANGE_GRANT } from './grant-types.js';
 
 /** The parameters of an RFC 8693 §2.1 request after validation. */
 interface ExchangeRequest {
@@ -31,6 +31,7 @@ export const tokenExchangeGrant: GrantHandler = {
   async handle(context: GrantContext): Promise<GrantResult> {
     const { server, client, issuer } = context;
     const request = readExchangeRequest(context);
+    checkClientTargets(server, client.clientId, request.audiences, request.resources);
 
     const subject = await validateInputToken(
       context,
@@ -43,25 +44,34 @@ export const tokenExchangeGrant: GrantHandler = {
         ? undefined
         : await validateInputToken(context, 'actor', request.actorToken, request.actorTokenType);
 
-    const scopes = grantScopes(request.scopes, subject.claims);
-    const act = buildActClaim(server, client, subject, actor);
     const targets = [...request.audiences, ...request.resources];
-    const settings = tokenSettings(server, client.clientId, targets);
+    const sub = tokenSubject(subject);
+    const exp = subject.claims?.exp;
+    const settings = tokenSettings(server, {
+      clientId: client.clientId,
+      issuer,
+      sub,
+      targets,
+      requestedScopes: request.scopes,
+      subjectScopes: subjectScopes(subject.claims?.scope),
+      subjectExp: typeof exp === 'number' ? exp : undefined,
+    });
+    const act = buildActClaim(server, client, subject, actor);
     // A requested JWT is always a JWT, whatever the configured format.
     const format = request.requestedTokenType === TokenType.jwt ? 'jwt' : settings.format;
-    const grantedScope = scopes.length > 0 ? scopes.join(' ') : undefined;
+    const grantedScope = settings.scopes.length > 0 ? settings.scopes.join(' ') : undefined;
 
     const issued = await issueAccessToken(server, {
       format,
       tokenType: request.requestedTokenType,
       issuer,
-      sub: tokenSubject(subject),
+      sub,
       audiences: targets.length > 0 ? targets : [issuer],
       clientId: client.clientId,
       scope: grantedScope,
       ...(act !== undefined && { act }),
       extraClaims: settings.claims,
-      lifetime: lifetimeFor(server, subject.claims),
+      lifetime: settings.lifetime,
       opaqueToken: () => issueOpaqueToken({ clientId: client.clientId, ...request }),
     });
 
@@ -81,23 +91,6 @@ export const tokenExchangeGrant: GrantHandler = {
 };
 
 /**
- * Decides the granted scopes. When the subject token carries a `scope` claim, a requested scope
- * outside it is `invalid_scope`, and an omitted scope grants the subject's scopes.
- */
-function grantScopes(requested: string[], claims: Record<string, unknown> | undefined): string[] {
-  const available = subjectScopes(claims?.scope);
-  if (available === undefined) return requested;
-  if (requested.length === 0) return available;
-  const beyond = requested.filter((scope) => !available.includes(scope));
-  if (beyond.length > 0) {
-    throw new InvalidScopeError('requested scope exceeds the scope of the subject token', {
-      detail: `not in the subject token: ${beyond.join(' ')}`,
-    });
-  }
-  return requested;
-}
-
-/**
  * Reads the subject token's `scope` claim: a space-separated string (RFC 8693 §4.2), or a list
  * of strings as some servers send it. Tokens that break the RFC 6749 §3.3 syntax are dropped,
  * so they are never granted or echoed. Returns `undefined` when the claim is absent or unusable.
@@ -111,13 +104,6 @@ function subjectScopes(claim: unknown): string[] | undefined {
         : undefined;
   if (values === undefined) return undefined;
   return [...new Set(values.filter((value) => SCOPE_TOKEN.test(value)))];
-}
-
-/** Computes the configured lifetime, cut so the token never outlives a subject token with `exp`. */
-function lifetimeFor(server: ServerContext, claims: Record<string, unknown> | undefined): number {
-  const exp = claims?.exp;
-  if (typeof exp !== 'number' || !Number.isFinite(exp)) return server.config.tokenTtl;
-  return Math.max(0, Math.min(server.config.tokenTtl, Math.floor(exp) - server.nowSeconds()));
 }
 
 /**

@@ -33,6 +33,7 @@ export interface LoggedClient {
 }
 
 export interface RequestOutcome {
+  /** The HTTP status, or 0 when a rule closed the connection or left it without a response. */
   status: number;
   /** The OAuth `error` code; absent on success. */
   error?: string;
@@ -60,5 +61,7 @@ export interface RequestLogEntry {
   grantedScope: string | null;
   requestedTokenType: string | null;
   issuedToken: LoggedToken | null;
+  /** Id of the rule that fired for the request, or null when none did. */
+  rule: string | null;
   outcome: RequestOutcome;
 }

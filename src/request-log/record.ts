@@ -17,6 +17,10 @@ export interface TokenRequestState {
   /** Whether validation checked the subject and actor token signatures. */
   verifiedInputs?: { subject: boolean; actor: boolean };
   error?: OAuthError;
+  /** Id of the rule that fired for the request. */
+  rule?: string;
+  /** Reason the request got no response, when a rule closed the connection or left it open. */
+  unanswered?: string;
 }
 
 export interface EntryOptions {
@@ -69,7 +73,8 @@ export function buildEntry(
     grantedScope: state.error ? null : (state.grantedScope ?? null),
     requestedTokenType: first('requested_token_type'),
     issuedToken: state.error ? null : loggedIssuedToken(state, options),
-    outcome: outcome(statusCode, state.error),
+    rule: state.rule ?? null,
+    outcome: outcome(statusCode, state),
   };
 }
 
@@ -118,7 +123,9 @@ function loggedIssuedToken(state: TokenRequestState, options: EntryOptions): Log
   };
 }
 
-function outcome(status: number, error: OAuthError | undefined): RequestOutcome {
+function outcome(status: number, state: TokenRequestState): RequestOutcome {
+  const error = state.error;
+  if (state.unanswered !== undefined) return { status, detail: state.unanswered };
   if (!error) return { status };
   return {
     status,

@@ -103,7 +103,11 @@ function matches(entry: RequestLogEntry, criteria: RequestLogQuery): boolean {
 
 function matchesOutcome(entry: RequestLogEntry, outcome: string): boolean {
   const error = entry.outcome.error;
-  if (outcome === 'success') return error === undefined;
-  if (outcome === 'error') return error !== undefined;
+  // A request that a rule sent a raw 5xx for, or that got no response (status 0), has no OAuth
+  // error code but did not succeed either.
+  const { status } = entry.outcome;
+  const succeeded = error === undefined && status >= 200 && status < 400;
+  if (outcome === 'success') return succeeded;
+  if (outcome === 'error') return !succeeded;
   return error === outcome;
 }

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import type { ServerContext } from '../context.js';
@@ -27,10 +28,34 @@ export interface AccessTokenContent {
 
 export interface IssuedAccessToken {
   token: string;
-  /** Seconds until expiry, equal to `exp - iat`. */
+  /** Seconds until expiry: `exp - iat`, or 0 for a token issued already expired. */
   expiresIn: number;
   /** Claims of the token, the same ones introspection reports. */
   claims: Record<string, unknown>;
+}
+
+/** Changes a `modify` rule makes to the tokens issued while handling one request. */
+export interface IssueOverrides {
+  /** Issue a token whose `exp` is {@link EXPIRED_TOKEN_AGE} seconds in the past, with `expiresIn` 0. */
+  expired?: boolean;
+  /** Issue the token for this audience alone, instead of the requested targets. */
+  audience?: string;
+}
+
+/**
+ * Seconds before the current time at which an expired token expires, chosen larger than a
+ * clock-skew leeway of a minute or so. NOTE: a verifier whose leeway exceeds 300 s still accepts it.
+ */
+export const EXPIRED_TOKEN_AGE = 300;
+
+const issueOverrides = new AsyncLocalStorage<IssueOverrides>();
+
+/**
+ * Runs `work` (a grant handler) so that every {@link issueAccessToken} call inside it applies
+ * `overrides`. Grants then issue the changed token themselves, signed as usual.
+ */
+export function withIssueOverrides<T>(overrides: IssueOverrides, work: () => T): T {
+  return issueOverrides.run(overrides, work);
 }
 
 /**
@@ -42,9 +67,13 @@ export async function issueAccessToken(
   server: ServerContext,
   content: AccessTokenContent,
 ): Promise<IssuedAccessToken> {
-  const iat = server.nowSeconds();
-  const exp = iat + content.lifetime;
-  const aud = content.audiences.length === 1 ? content.audiences[0] : [...content.audiences];
+  const overrides = issueOverrides.getStore() ?? {};
+  const now = server.nowSeconds();
+  const exp = overrides.expired ? now - EXPIRED_TOKEN_AGE : now + content.lifetime;
+  const iat = overrides.expired ? exp - content.lifetime : now;
+  const expiresIn = overrides.expired ? 0 : content.lifetime;
+  const audiences = overrides.audience !== undefined ? [overrides.audience] : content.audiences;
+  const aud = audiences.length === 1 ? audiences[0] : [...audiences];
   const claims: Record<string, unknown> = {
     ...content.extraClaims,
     iss: content.issuer,
@@ -63,11 +92,11 @@ export async function issueAccessToken(
     const token = await new SignJWT(claims)
       .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
       .sign(key.privateKey);
-    return { token, expiresIn: content.lifetime, claims };
+    return { token, expiresIn, claims };
   }
 
   if (!content.opaqueToken) throw new Error('the opaque format needs content.opaqueToken');
   const token = content.opaqueToken();
   server.tokenIndex.remember(fingerprint(token), { claims, tokenType: content.tokenType, exp });
-  return { token, expiresIn: content.lifetime, claims };
+  return { token, expiresIn, claims };
 }

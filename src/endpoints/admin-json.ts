@@ -1,0 +1,57 @@
+import type { FastifyInstance } from 'fastify';
+import { ControlInputError } from '../control/input.js';
+import { InvalidRequestError } from '../errors.js';
+import { truncate } from '../grants/targets.js';
+
+/**
+ * Adds a hook that rejects a request body that is not `application/json`. It runs before the
+ * body is parsed, so that a form or text body gets a precise error instead of Fastify's
+ * unsupported media type error. Requests without a body pass, so `curl -X POST` works on
+ * routes whose body is optional.
+ */
+export function requireJsonBodies(app: FastifyInstance): void {
+  app.addHook('onRequest', async (request) => {
+    const length = request.headers['content-length'];
+    const hasBody =
+      request.headers['transfer-encoding'] !== undefined ||
+      (length !== undefined && length !== '0');
+    if (!hasBody) return;
+    const contentType = request.headers['content-type'];
+    if (!isJsonContentType(contentType)) {
+      throw new InvalidRequestError('request body must be application/json', {
+        detail: `Content-Type was ${contentType === undefined ? 'missing' : JSON.stringify(truncate(contentType))}`,
+      });
+    }
+  });
+}
+
+/**
+ * Returns the parsed JSON body as an object, or an empty object when the request had none.
+ * @throws InvalidRequestError when the body is JSON but not an object.
+ */
+export function objectBody(body: unknown): Record<string, unknown> {
+  if (body === undefined || body === '') return {};
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new InvalidRequestError('request body must be a JSON object');
+  }
+  return body as Record<string, unknown>;
+}
+
+/**
+ * Runs a control operation, turning its input errors into 400 `invalid_request`.
+ * @throws InvalidRequestError carrying the message of a ControlInputError.
+ */
+export function runControl<T>(operation: () => T): T {
+  try {
+    return operation();
+  } catch (error) {
+    if (error instanceof ControlInputError) throw new InvalidRequestError(error.message);
+    throw error;
+  }
+}
+
+/** Returns true when a `Content-Type` header names `application/json`, parameters ignored. */
+function isJsonContentType(contentType: string | undefined): boolean {
+  const mediaType = contentType?.split(';', 1)[0]?.trim().toLowerCase();
+  return mediaType === 'application/json';
+}
