@@ -2,6 +2,7 @@ import { decodeJwt } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { ExchangeCounters } from '../src/control/counters.js';
 import type { RequestLogEntry } from '../src/request-log/entry.js';
+import { createServer } from '../src/server.js';
 import { exchangeBody, FROZEN_TIME, postToken, startServer, UNSIGNED_USER_JWT } from './helpers.js';
 import { SIGNING_KEYS_FILE } from './subject-tokens.js';
 import { expectOAuthError, expectTokenResponse, readJson } from './token-assertions.js';
@@ -235,7 +236,37 @@ describe('rule validation errors', () => {
     [
       'invalid id characters',
       { id: 'a b', action: { type: 'close' } },
-      'id: contains characters that are not allowed',
+      'id: must be 1 to 64 of A-Z a-z 0-9 . _ ~ -, not only dots',
+    ],
+    [
+      'dot-only id',
+      { id: '..', action: { type: 'close' } },
+      'id: must be 1 to 64 of A-Z a-z 0-9 . _ ~ -, not only dots',
+    ],
+    [
+      'CRLF in header value',
+      { action: { type: 'response', status: 200, headers: { 'X-A': 'a\r\nSet-Cookie: e=1' } } },
+      'action.headers.X-A: must be visible ASCII, spaces and tabs, without CR or LF',
+    ],
+    [
+      'framing header on error',
+      { action: { type: 'error', error: 'x', headers: { 'Transfer-Encoding': 'chunked' } } },
+      'action.headers: must not set Content-Length, Transfer-Encoding or Connection',
+    ],
+    [
+      'CRLF in content type',
+      { action: { type: 'response', status: 200, contentType: 'text/plain\r\nX: 1' } },
+      'action.contentType: must be visible ASCII, spaces and tabs, without CR or LF',
+    ],
+    [
+      'deeply nested added member',
+      {
+        action: {
+          type: 'modify',
+          addMembers: { deep: JSON.parse(`${'['.repeat(40)}${']'.repeat(40)}`) },
+        },
+      },
+      'action.addMembers.deep: must nest objects and arrays at most 32 levels deep',
     ],
     [
       'two problems at once',
@@ -656,5 +687,28 @@ describe('programmatic control API', () => {
     expect(server.rules.list()).toEqual([]);
     expect(server.clock.now().getTime()).toBe(FROZEN_TIME);
     expect(server.requestLog.query({}).entries).toEqual([]);
+  });
+});
+
+describe('configured rule ids', () => {
+  it('duplicate configured id is a config error', () => {
+    expect(() =>
+      createServer({
+        logLevel: 'silent',
+        rules: [
+          { id: 'x', action: { type: 'close' } },
+          { id: 'x', action: { type: 'hang' } },
+        ],
+      }),
+    ).toThrow('rules[1].id: duplicate rule id (received "x")');
+  });
+
+  it('generated id skips configured ids', () => {
+    const server = createServer({
+      logLevel: 'silent',
+      rules: [{ action: { type: 'close' } }, { id: 'rule-1', action: { type: 'hang' } }],
+    });
+    const ids = server.rules.list().map((entry) => entry.id);
+    expect(ids).toEqual(['rule-2', 'rule-1']);
   });
 });

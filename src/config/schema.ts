@@ -262,6 +262,19 @@ export const configSchema = z
       .default('mock-token-exchange-server'),
   })
   .superRefine((config, context) => {
+    const ruleIds = new Set<string>();
+    for (const [index, rule] of config.rules.entries()) {
+      if (rule.id === undefined) continue;
+      if (ruleIds.has(rule.id)) {
+        context.addIssue({
+          code: 'custom',
+          path: ['rules', index, 'id'],
+          message: 'duplicate rule id',
+          input: rule.id,
+        });
+      }
+      ruleIds.add(rule.id);
+    }
     const seen = new Set<string>();
     for (const [index, client] of (config.clients ?? []).entries()) {
       if (seen.has(client.clientId)) {

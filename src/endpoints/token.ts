@@ -135,7 +135,10 @@ export async function tokenEndpoint(
 /** Adds the request to the request log; `statusCode` is 0 for a request that got no response. */
 function recordRequest(request: FastifyRequest, statusCode: number, deps: ServerContext): void {
   const state = request.tokenRequest;
-  if (!state) return;
+  // A reply that fails while being sent goes through the error handler and onSend again; the
+  // request is still one entry, recorded the first time.
+  if (!state || state.recorded) return;
+  state.recorded = true;
   const error = request.oauthError;
   if (error instanceof OAuthError) {
     state.error = new OAuthError(

@@ -9,6 +9,8 @@ import type { LoggedClient, LoggedToken, RequestLogEntry, RequestOutcome } from 
 export interface TokenRequestState {
   /** Milliseconds since the epoch when the request arrived. */
   receivedAt: number;
+  /** Set once the request log entry is recorded. */
+  recorded?: boolean;
   parameters?: FormParameters;
   claimedClient?: ClaimedClient;
   client?: AuthenticatedClient;

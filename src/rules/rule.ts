@@ -1,5 +1,43 @@
 import { z } from 'zod';
 
+/** RFC 9110 §5.5: a field value is visible ASCII, spaces and tabs; CR and LF never. */
+const FIELD_VALUE = /^[\t\x20-\x7E]*$/;
+
+/**
+ * Headers a rule may send. Framing headers are refused because a value that disagrees with the
+ * body would make Node throw or send a malformed message (RFC 9112 §6.1).
+ */
+const headersSchema = z
+  .record(
+    z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be an HTTP header name'),
+    z.string().regex(FIELD_VALUE, 'must be visible ASCII, spaces and tabs, without CR or LF'),
+  )
+  .refine(
+    (headers) =>
+      !Object.keys(headers).some((name) =>
+        ['content-length', 'transfer-encoding', 'connection'].includes(name.toLowerCase()),
+      ),
+    'must not set Content-Length, Transfer-Encoding or Connection',
+  );
+
+/** A JSON value nesting at most 32 objects and arrays deep, so it always serializes. */
+const shallowJson = z.unknown().refine((value) => jsonDepth(value) <= 32, {
+  message: 'must nest objects and arrays at most 32 levels deep',
+});
+
+function jsonDepth(value: unknown): number {
+  let deepest = 0;
+  const pending: Array<[unknown, number]> = [[value, 0]];
+  while (pending.length > 0) {
+    const [current, depth] = pending.pop() as [unknown, number];
+    if (current === null || typeof current !== 'object') continue;
+    deepest = Math.max(deepest, depth + 1);
+    if (deepest > 32) return deepest;
+    for (const child of Object.values(current)) pending.push([child, depth + 1]);
+  }
+  return deepest;
+}
+
 /**
  * Conditions of a rule; every condition given must hold. Values are compared exactly.
  */
@@ -17,12 +55,10 @@ export const ruleMatchSchema = z.strictObject({
   /** The subject token's `sub` claim. */
   subject: z.string().min(1).optional(),
   /** Other claims of the subject token, each equal to the given JSON value. */
-  claims: z.record(z.string().min(1), z.unknown()).optional(),
+  claims: z.record(z.string().min(1), shallowJson).optional(),
   /** Request headers, by case-insensitive name, each equal to the given value. */
   headers: z.record(z.string().min(1), z.string()).optional(),
 });
-
-const headersSchema = z.record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/), z.string());
 
 /** What a rule does when it fires. */
 export const ruleActionSchema = z.discriminatedUnion('type', [
@@ -41,7 +77,11 @@ export const ruleActionSchema = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('response'),
     status: z.number().int().min(200).max(599),
-    contentType: z.string().min(1).default('text/plain; charset=utf-8'),
+    contentType: z
+      .string()
+      .min(1)
+      .regex(FIELD_VALUE, 'must be visible ASCII, spaces and tabs, without CR or LF')
+      .default('text/plain; charset=utf-8'),
     body: z.string().default(''),
     headers: headersSchema.optional(),
   }),
@@ -64,7 +104,7 @@ export const ruleActionSchema = z.discriminatedUnion('type', [
     /** Leaves `issued_token_type` out. */
     omitIssuedTokenType: z.boolean().optional(),
     /** Adds members to the response body. */
-    addMembers: z.record(z.string().min(1), z.unknown()).optional(),
+    addMembers: z.record(z.string().min(1), shallowJson).optional(),
     /** Issues a token that has already expired. */
     expired: z.boolean().optional(),
     /** Issues the token for this audience instead of the requested one. */
@@ -77,7 +117,10 @@ export const ruleSchema = z.strictObject({
   /** Name of the rule, shown in the request log; generated when absent. */
   id: z
     .string()
-    .regex(/^[A-Za-z0-9._~-]{1,64}$/)
+    .regex(
+      /^(?!\.+$)[A-Za-z0-9._~-]{1,64}$/,
+      'must be 1 to 64 of A-Z a-z 0-9 . _ ~ -, not only dots',
+    )
     .optional(),
   match: ruleMatchSchema.default({}),
   action: ruleActionSchema,

@@ -20,7 +20,14 @@ export class RuleStore {
   #nextId = 1;
 
   constructor(configured: readonly RuleInput[]) {
-    this.#configured = configured.map((input) => this.#withId(ruleSchema.parse(input)));
+    const parsed = configured.map((input) => ruleSchema.parse(input));
+    const named = new Set(parsed.flatMap((rule) => (rule.id === undefined ? [] : [rule.id])));
+    this.#configured = parsed.map((rule) => {
+      if (rule.id !== undefined) return rule as Rule;
+      const withId = this.#withId(rule, named);
+      named.add(withId.id);
+      return withId;
+    });
     this.reset();
   }
 
@@ -84,12 +91,14 @@ export class RuleStore {
     return this.#withId(parsed);
   }
 
-  #withId(parsed: Omit<Rule, 'id'> & { id?: string }): Rule {
+  #withId(parsed: Omit<Rule, 'id'> & { id?: string }, taken?: ReadonlySet<string>): Rule {
     if (parsed.id !== undefined) return parsed as Rule;
+    const isTaken = (id: string) =>
+      taken?.has(id) ||
+      this.get(id) !== undefined ||
+      (this.#configured ?? []).some((rule) => rule.id === id);
     let id = `rule-${this.#nextId++}`;
-    while (this.get(id) || this.#configured?.some((rule) => rule.id === id)) {
-      id = `rule-${this.#nextId++}`;
-    }
+    while (isTaken(id)) id = `rule-${this.#nextId++}`;
     return { ...parsed, id };
   }
 }
