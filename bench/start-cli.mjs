@@ -1,17 +1,17 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const bareServer = fileURLToPath(new URL('./bare-server.mjs', import.meta.url));
 
 /**
- * Spawns the built CLI on a free loopback port and resolves once its banner names the URL.
+ * Spawns a Node.js script and resolves once its output names the URL it listens on.
  * @returns {Promise<{ child: import('node:child_process').ChildProcess, url: string }>}
  */
-export function startCli(args = []) {
+function startListener(args) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, '--port', '0', '--log-level', 'warn', ...args], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let output = '';
     child.stdout.on('data', (chunk) => {
       output += chunk;
@@ -20,4 +20,48 @@ export function startCli(args = []) {
     });
     child.on('exit', (code) => reject(new Error(`the server exited with status ${code}`)));
   });
+}
+
+/** Spawns the built CLI on a free loopback port with `--log-level warn` and the given options. */
+export function startCli(args = [], nodeOptions = []) {
+  return startListener([...nodeOptions, cli, '--port', '0', '--log-level', 'warn', ...args]);
+}
+
+/** Spawns the bare node:http baseline that sends a JSON body of `bodyLength` bytes. */
+export function startBareServer(bodyLength) {
+  return startListener([bareServer, String(bodyLength)]);
+}
+
+/** Stops a child process with SIGTERM and waits for it to exit. */
+export async function stop(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/** Resident set size of a running process in MiB, read from /proc (Linux only). */
+export function residentMiB(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);
+  if (!match) throw new Error(`VmRSS is missing from /proc/${pid}/status`);
+  return Number(match[1]) / 1024;
+}
+
+/** Form body of the README's token exchange request. */
+export const EXCHANGE_BODY = new URLSearchParams({
+  grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+  subject_token: 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ1c2VyLTEyMyJ9.',
+  subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+  audience: 'api://my-mcp-server',
+  scope: 'mcp.tools.read mcp.tools.execute',
+  client_id: 'litellm-client',
+  client_secret: 'litellm-secret',
+}).toString();
+
+/** Median of a list of numbers. */
+export function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }

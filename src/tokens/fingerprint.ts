@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from './sha256.js';
 
 /** Number of hex characters kept from a SHA-256 digest in a token fingerprint. */
 export const FINGERPRINT_LENGTH = 16;
@@ -9,5 +9,5 @@ export const FINGERPRINT_LENGTH = 16;
  * from its own token to find the entry.
  */
 export function fingerprint(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex').slice(0, FINGERPRINT_LENGTH);
+  return sha256Hex(token).slice(0, FINGERPRINT_LENGTH);
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from './sha256.js';
 
 /** Inputs of an exchange that determine the opaque token issued for it. */
 export interface OpaqueTokenInput {
@@ -103,7 +103,7 @@ function deterministicToken(
   audiences: readonly string[],
   resources: readonly string[],
 ): string {
-  const digest = createHash('sha256').update(canonicalInput, 'utf8').digest('hex');
+  const digest = sha256Hex(canonicalInput);
   const hash = digest.slice(0, HASH_LENGTH);
   const targets = [...sortedSet(audiences), ...sortedSet(resources)];
   if (targets.length === 0) return `${prefix}-${hash}`;
