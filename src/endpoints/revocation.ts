@@ -33,7 +33,10 @@ export async function revocationEndpoint(
       // A JWT this server signed without every RFC 9068 claim, such as a minted test token, is
       // inactive at introspection but still accepted as a subject token, so it is revoked too.
       const signed = await verifySignedBySelf(server, token);
-      if (signed !== undefined && !isRevoked(server, token, signed)) {
+      if (
+        signed !== undefined &&
+        !server.tokenIndex.isTokenRevoked(fingerprint(token), signed.jti)
+      ) {
         checkOwner(signed.client_id, client.clientId, true);
         revokeSigned(server, token, signed);
         request.log.debug({ clientId: client.clientId }, 'signed token revoked');
@@ -82,14 +85,6 @@ function checkOwner(owner: unknown, clientId: string, ownerOptional: boolean): v
   throw new UnauthorizedClientError('the token was not issued to this client', {
     detail: `the token was issued to client ${JSON.stringify(owner)}, not ${JSON.stringify(clientId)}`,
   });
-}
-
-function isRevoked(server: ServerContext, token: string, claims: Record<string, unknown>): boolean {
-  const jti = claims.jti;
-  return (
-    server.tokenIndex.isRevoked(revocationKey.fingerprint(fingerprint(token))) ||
-    (typeof jti === 'string' && server.tokenIndex.isRevoked(revocationKey.jti(jti)))
-  );
 }
 
 /** Revokes a signed JWT by its fingerprint, and by its `jti` when it has one, until its `exp`. */

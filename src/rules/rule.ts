@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { nestingDepth } from '../json-depth.js';
 
 /** RFC 9110 §5.5: a field value is visible ASCII, spaces and tabs; CR and LF never. */
 const FIELD_VALUE = /^[\t\x20-\x7E]*$/;
@@ -21,22 +22,9 @@ const headersSchema = z
   );
 
 /** A JSON value nesting at most 32 objects and arrays deep, so it always serializes. */
-const shallowJson = z.unknown().refine((value) => jsonDepth(value) <= 32, {
+const shallowJson = z.unknown().refine((value) => nestingDepth(value, 32) <= 32, {
   message: 'must nest objects and arrays at most 32 levels deep',
 });
-
-function jsonDepth(value: unknown): number {
-  let deepest = 0;
-  const pending: Array<[unknown, number]> = [[value, 0]];
-  while (pending.length > 0) {
-    const [current, depth] = pending.pop() as [unknown, number];
-    if (current === null || typeof current !== 'object') continue;
-    deepest = Math.max(deepest, depth + 1);
-    if (deepest > 32) return deepest;
-    for (const child of Object.values(current)) pending.push([child, depth + 1]);
-  }
-  return deepest;
-}
 
 /**
  * Conditions of a rule; every condition given must hold. Values are compared exactly.

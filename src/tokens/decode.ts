@@ -1,4 +1,5 @@
 import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { nestingDepth } from '../json-depth.js';
 
 /** A JWT's header and claims, read without verifying the signature. */
 export interface UnverifiedJwt {
@@ -26,28 +27,14 @@ export function decodeUnverified(token: string): UnverifiedJwt | undefined {
     const header = decodeProtectedHeader(token) as Record<string, unknown>;
     const claims = decodeJwt(token) as Record<string, unknown>;
     if (token.length > MAX_DECODED_JWT_LENGTH * 2) return undefined;
-    if (nestingDepth(header) > MAX_DECODED_JWT_DEPTH) return undefined;
-    if (nestingDepth(claims) > MAX_DECODED_JWT_DEPTH) return undefined;
+    if (nestingDepth(header, MAX_DECODED_JWT_DEPTH) > MAX_DECODED_JWT_DEPTH) return undefined;
+    if (nestingDepth(claims, MAX_DECODED_JWT_DEPTH) > MAX_DECODED_JWT_DEPTH) return undefined;
     const length = JSON.stringify(header).length + JSON.stringify(claims).length;
     if (length > MAX_DECODED_JWT_LENGTH) return undefined;
     return { header, claims };
   } catch {
     return undefined;
   }
-}
-
-/** Measures how deeply objects and arrays nest, without recursion, stopping past the limit. */
-function nestingDepth(value: unknown): number {
-  let deepest = 0;
-  const pending: Array<[unknown, number]> = [[value, 1]];
-  while (pending.length > 0) {
-    const [current, depth] = pending.pop() as [unknown, number];
-    if (current === null || typeof current !== 'object') continue;
-    deepest = Math.max(deepest, depth);
-    if (deepest > MAX_DECODED_JWT_DEPTH) return deepest;
-    for (const child of Object.values(current)) pending.push([child, depth + 1]);
-  }
-  return deepest;
 }
 
 /**

@@ -2,7 +2,6 @@ import { errors, type JWTHeaderParameters, jwtVerify } from 'jose';
 import { SIGNING_ALGORITHMS } from '../config/schema.js';
 import type { ServerContext } from '../context.js';
 import { fingerprint } from './fingerprint.js';
-import { revocationKey } from './token-index.js';
 
 /** An access token this server issued, still valid and not revoked. */
 export interface ActiveToken {
@@ -55,11 +54,7 @@ export async function lookUpToken(
     : await verifyJwt(server, token);
   if (!found.active) return found;
 
-  const jti = found.claims.jti;
-  if (
-    server.tokenIndex.isRevoked(revocationKey.fingerprint(tokenFingerprint)) ||
-    (typeof jti === 'string' && server.tokenIndex.isRevoked(revocationKey.jti(jti)))
-  ) {
+  if (server.tokenIndex.isTokenRevoked(tokenFingerprint, found.claims.jti)) {
     return { active: false, reason: 'the token was revoked' };
   }
   return { ...found, fingerprint: tokenFingerprint };

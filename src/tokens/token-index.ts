@@ -79,6 +79,14 @@ export class TokenIndex {
     return this.#revoked.has(key);
   }
 
+  /** Checks whether a token is revoked by its fingerprint or, when it has one, by its `jti`. */
+  isTokenRevoked(tokenFingerprint: string, jti: unknown): boolean {
+    return (
+      this.isRevoked(revocationKey.fingerprint(tokenFingerprint)) ||
+      (typeof jti === 'string' && this.isRevoked(revocationKey.jti(jti)))
+    );
+  }
+
   get issuedCount(): number {
     return this.#issued.size;
   }

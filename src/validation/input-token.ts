@@ -3,7 +3,6 @@ import type { ServerContext } from '../context.js';
 import { InvalidGrantError, InvalidRequestError, type OAuthErrorOptions } from '../errors.js';
 import { decodeClaims } from '../tokens/decode.js';
 import { fingerprint } from '../tokens/fingerprint.js';
-import { revocationKey } from '../tokens/token-index.js';
 import { parseCompactJws } from './jwt-structure.js';
 import { TokenRejection } from './token-rejection.js';
 import {
@@ -61,11 +60,7 @@ export async function validateInputToken(
     throw error;
   }
 
-  const jti = validated.claims?.jti;
-  if (
-    server.tokenIndex.isRevoked(revocationKey.fingerprint(validated.fingerprint)) ||
-    (typeof jti === 'string' && server.tokenIndex.isRevoked(revocationKey.jti(jti)))
-  ) {
+  if (server.tokenIndex.isTokenRevoked(validated.fingerprint, validated.claims?.jti)) {
     throw invalidInputToken(server, role, `${role} token was revoked`);
   }
   return validated;
