@@ -3,7 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { ExchangeCounters } from '../src/control/counters.js';
 import type { RequestLogEntry } from '../src/request-log/entry.js';
 import { createServer } from '../src/server.js';
-import { exchangeBody, FROZEN_TIME, postToken, startServer, UNSIGNED_USER_JWT } from './helpers.js';
+import {
+  exchangeBody,
+  FROZEN_TIME,
+  postToken,
+  startServer,
+  UNSIGNED_USER_JWT,
+  unsignedJwt,
+} from './helpers.js';
 import { SIGNING_KEYS_FILE } from './subject-tokens.js';
 import { expectOAuthError, expectTokenResponse, readJson } from './token-assertions.js';
 
@@ -38,12 +45,6 @@ async function adminJson(
   const response = await adminRequest(url, method, path, body);
   expect(response.status).toBe(status);
   return readJson(response);
-}
-
-/** Builds an unsigned JWT with the given claims, as a subject token. */
-function unsignedJwt(claims: Record<string, unknown>): string {
-  const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
-  return `${encode({ alg: 'none' })}.${encode(claims)}.`;
 }
 
 const UNAVAILABLE_RULE = {

@@ -269,7 +269,7 @@ interface RawResponse {
   body: string;
 }
 
-/** Sends a request with node:http, which allows any method and header, and reads the answer. */
+/** Sends a request with node:http, which allows any method and header, and reads the response. */
 function fetchRaw(
   url: string,
   method: string,

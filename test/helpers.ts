@@ -62,13 +62,19 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
   };
 }
 
+/** Builds an unsigned JWT (`alg: none`) with the given claims. */
+export function unsignedJwt(claims: object): string {
+  const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  return `${encode({ alg: 'none' })}.${encode(claims)}.`;
+}
+
 /** Builds a form body from pairs, keeping repeats and order. */
 export function form(pairs: Array<[string, string]> | Record<string, string>): string {
   const entries = Array.isArray(pairs) ? pairs : Object.entries(pairs);
   return new URLSearchParams(entries).toString();
 }
 
-/** A valid token exchange body, with `overrides` replacing or adding parameters. */
+/** Builds a valid token exchange body, with `overrides` replacing or adding parameters. */
 export function exchangeBody(overrides: Record<string, string | undefined> = {}): string {
   const base: Record<string, string | undefined> = {
     grant_type: TOKEN_EXCHANGE,
@@ -99,7 +105,7 @@ export async function postToken(
   });
 }
 
-/** Encodes Basic credentials as RFC 6749 §2.3.1 says: form-urlencode each half, then base64. */
+/** Encodes Basic credentials as RFC 6749 §2.3.1 specifies: form-urlencode each half, then base64. */
 export function basicHeader(clientId: string, secret: string): string {
   const encode = (value: string) => new URLSearchParams({ v: value }).toString().slice(2);
   return `Basic ${Buffer.from(`${encode(clientId)}:${encode(secret)}`).toString('base64')}`;

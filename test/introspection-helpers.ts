@@ -6,6 +6,8 @@ import type { Clock } from '../src/clock.js';
 import { FROZEN_TIME, form } from './helpers.js';
 import { expectNoStore, readJson } from './token-assertions.js';
 
+export { unsignedJwt } from './helpers.js';
+
 export const SIGNING_KEYS_FILE = fileURLToPath(
   new URL('./fixtures/signing-keys.json', import.meta.url),
 );
@@ -67,12 +69,6 @@ export async function expectRevoked(response: Response): Promise<void> {
   expectNoStore(response);
   expect(response.headers.get('content-length')).toBe('0');
   expect(await response.text()).toBe('');
-}
-
-/** Builds an unsigned JWT (`alg: none`) with the given claims. */
-export function unsignedJwt(claims: Record<string, unknown>): string {
-  const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
-  return `${encode({ alg: 'none' })}.${encode(claims)}.`;
 }
 
 /** Reads one private JWK of a fixture file by `kid`. */

@@ -15,6 +15,7 @@ import {
   type TestServer,
   TOKEN_EXCHANGE,
   UNSIGNED_USER_JWT,
+  unsignedJwt,
 } from './helpers.js';
 
 const FROZEN_ISO = '2026-01-01T00:00:00.000Z';
@@ -31,12 +32,6 @@ const CLIENTS = [
 /** Computes a fingerprint apart from the server: the first 16 hex characters of SHA-256. */
 function sha256Prefix(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex').slice(0, 16);
-}
-
-/** Builds an unsigned JWT (`alg: none`) with the given claims. */
-function unsignedJwt(claims: Record<string, unknown>): string {
-  const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
-  return `${encode({ alg: 'none' })}.${encode(claims)}.`;
 }
 
 async function getLog(

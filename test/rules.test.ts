@@ -16,6 +16,7 @@ import {
   postToken,
   startServer,
   type TestServer,
+  unsignedJwt,
 } from './helpers.js';
 import { FROZEN_SECONDS, introspectBody, SIGNING_KEYS_FILE } from './introspection-helpers.js';
 import {
@@ -42,13 +43,7 @@ async function startFromYaml(yaml: string, extra: ServerOptions = {}): Promise<T
   return startServer({ ...(await readConfigFile(file)), ...extra });
 }
 
-/** Builds an unsigned JWT (`alg: none`) with the given claims. */
-function unsignedJwt(claims: Record<string, unknown>): string {
-  const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
-  return `${encode({ alg: 'none' })}.${encode(claims)}.`;
-}
-
-/** A rule that responds with 503 when `match` holds, so a matching request is easy to tell apart. */
+/** Builds a rule that responds with 503 when `match` holds, so a matching request stands out. */
 function failWhen(match: RuleInput['match']): RuleInput {
   return {
     id: 'fail',

@@ -14,6 +14,7 @@ import {
   postToken,
   startServer,
   TOKEN_EXCHANGE,
+  unsignedJwt,
 } from './helpers.js';
 import {
   NOW,
@@ -26,12 +27,7 @@ import { expectOAuthError, expectTokenResponse, lastLogEntry } from './token-ass
 
 const encode = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
-/** An unsigned JWT with the given claims. */
-function unsignedJwt(claims: object): string {
-  return `${encode({ alg: 'none' })}.${encode(claims)}.`;
-}
-
-/** A 1024-bit RSA key pair as JWKs; jose refuses such keys when signing or verifying RS256. */
+/** Generates a 1024-bit RSA key pair as JWKs, which jose rejects for RS256 signing and verifying. */
 function smallRsaKey() {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
   const privateJwk = privateKey.export({ format: 'jwk' });

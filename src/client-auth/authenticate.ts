@@ -13,7 +13,7 @@ export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post',
 export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
 
 /**
- * How the credentials in a Basic header arrived. RFC 6749 §2.3.1 requires the client id
+ * Encoding in which the credentials of a Basic header arrived. RFC 6749 §2.3.1 requires the client id
  * and secret to be form-urlencoded before base64, but several client libraries send them unencoded.
  * `plain` means both readings are identical, so the form is unknown.
  */

@@ -26,7 +26,7 @@ const tokenTtlSchema = z.number().int().min(1).max(31_536_000);
 
 export const SCOPE_POLICIES = ['reject', 'narrow'] as const;
 
-/** What happens to requested scopes beyond those an audience allows. */
+/** Handling of requested scopes beyond those an audience allows. */
 const scopePolicySchema = z.enum(SCOPE_POLICIES);
 
 const clientSchema = z
@@ -240,7 +240,7 @@ export const configSchema = z
     /** Settings per audience or resource value. */
     audiences: z.record(z.string().min(1), audienceSchema).default({}),
     /**
-     * What happens to requested scopes that an audience's `scopes` do not allow: `reject` them
+     * Handling of requested scopes that an audience's `scopes` do not allow: `reject` them
      * with `invalid_scope`, or `narrow` the grant to the allowed ones.
      */
     scopePolicy: scopePolicySchema.default('reject'),

@@ -36,7 +36,7 @@ export function toOAuthError(error: unknown, bodyLimit: number): OAuthError {
   const fastifyError = error as Partial<FastifyError>;
   const status = fastifyError.statusCode;
   if (fastifyError.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-    // An empty or unparsable Content-Type; RFC 6749 §5.2 answers malformed requests with 400.
+    // An empty or unparsable Content-Type. RFC 6749 §5.2 responds to malformed requests with 400.
     return new InvalidRequestError('request body must be application/x-www-form-urlencoded', {
       detail: fastifyError.message,
       cause: error,

@@ -92,7 +92,7 @@ export class KeyStore {
     return this.#keys.find((key) => key.kid === kid);
   }
 
-  /** The public JWKS (RFC 7517 §5), without any private member. */
+  /** Returns the public JWKS (RFC 7517 §5), without any private member. */
   publicJwks(): { keys: JWK[] } {
     return { keys: this.#keys.map((key) => ({ ...key.publicJwk })) };
   }
@@ -150,9 +150,9 @@ async function importSigningKey(jwk: JWK, where: string): Promise<SigningKey> {
 
 /**
  * Signs a probe with the private key and verifies it with the published public key. Web Crypto
- * accepts some unusable keys at import, such as an RSA key under 2048 bits, which jose refuses
- * only when signing, and a public part that does not belong to the private key would publish
- * a JWKS that verifies nothing.
+ * accepts some unusable keys at import, such as an RSA key under 2048 bits, which jose rejects
+ * only when signing. A public part that does not belong to the private key would also publish a
+ * JWKS that verifies nothing.
  * @throws ConfigError naming the key.
  */
 async function checkSignAndVerify(key: SigningKey, where: string): Promise<void> {

@@ -8,7 +8,7 @@ import type { Rule, RuleAction } from './rule.js';
 
 export type ModifyAction = Extract<RuleAction, { type: 'modify' }>;
 
-/** Outcome of a rule's action, which tells the token endpoint how to go on. */
+/** Outcome of a rule's action: whether the token endpoint stops or goes on. */
 export type RuleEffect =
   /** The action sent a response, closed the connection or left it open, so the endpoint stops. */
   | { done: true }

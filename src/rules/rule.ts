@@ -48,7 +48,7 @@ export const ruleMatchSchema = z.strictObject({
   headers: z.record(z.string().min(1), z.string()).optional(),
 });
 
-/** What a rule does when it fires. */
+/** Action of a rule when it fires. */
 export const ruleActionSchema = z.discriminatedUnion('type', [
   /** An OAuth error response (RFC 6749 §5.2) with any code, status and headers. */
   z.strictObject({
@@ -73,14 +73,14 @@ export const ruleActionSchema = z.discriminatedUnion('type', [
     body: z.string().default(''),
     headers: headersSchema.optional(),
   }),
-  /** A delay before the normal answer, in milliseconds. */
+  /** A delay before the normal response, in milliseconds. */
   z.strictObject({
     type: z.literal('delay'),
     ms: z.number().int().min(0).max(120_000),
   }),
-  /** Closing the connection without answering. */
+  /** Closing the connection without a response. */
   z.strictObject({ type: z.literal('close') }),
-  /** Never answering; the connection stays open until the client or the server closes it. */
+  /** No response at all: the connection stays open until the client or the server closes it. */
   z.strictObject({ type: z.literal('hang') }),
   /** A changed success response. */
   z.strictObject({

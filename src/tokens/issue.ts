@@ -4,7 +4,7 @@ import { SignJWT } from 'jose';
 import type { ServerContext } from '../context.js';
 import { fingerprint } from './fingerprint.js';
 
-/** Everything an issued access token says, whatever its format. */
+/** Content of an issued access token, whatever its format. */
 export interface AccessTokenContent {
   format: 'opaque' | 'jwt';
   /** Token type URI it is issued as (`issued_token_type`). */

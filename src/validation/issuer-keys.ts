@@ -213,7 +213,7 @@ async function checkImportable(jwk: JWK, where: string): Promise<void> {
   }
 }
 
-/** The algorithm to try a JWK without `alg` with, from its key type and curve. */
+/** Picks the algorithm to try a JWK without `alg` with, from its key type and curve. */
 function defaultAlgorithm(jwk: JWK): string | undefined {
   if (jwk.kty === 'RSA') return 'RS256';
   if (jwk.kty === 'EC' && jwk.crv === 'P-256') return 'ES256';

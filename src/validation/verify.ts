@@ -141,7 +141,7 @@ function rejectionFor(error: unknown, context: FailureContext): TokenRejection {
     return new TokenRejection(`verification failed (${error.code}): ${error.message}`);
   }
   // Web Crypto rejects some keys only when they are used, such as a malformed key fetched from
-  // a jwksUri; that makes the token unverifiable, not the server faulty.
+  // a jwksUri. That makes the token unverifiable, not the server faulty.
   const reason = error instanceof Error ? error.message : String(error);
   return new TokenRejection(
     `the keys of issuer ${quoted(context.keySet.issuer)} cannot verify: ${reason}`,
