@@ -1,13 +1,16 @@
 // Benchmark harness behind `npm run bench`: loads a bare node:http server and the built CLI side
 // by side with autocannon from this process, measures startup, and prints Markdown tables.
-// Usage: node bench/run.mjs [--duration seconds] [--connections n] [--runs n] [--memory]
-// `--memory` runs bench/memory.mjs instead.
+// Usage: node bench/run.mjs [--duration seconds] [--connections n] [--runs n] [--only text]
+//        [--memory]
+// `--only` keeps the scenarios whose name contains the text; `--memory` runs bench/memory.mjs
+// instead. On Linux with two or more CPUs the servers run on CPU 0 and autocannon on CPU 1.
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import {
   EXCHANGE_BODY,
   median,
+  pinLoadGenerator,
   residentMiB,
   startBareServer,
   startCli,
@@ -20,6 +23,7 @@ const { values: options } = parseArgs({
     connections: { type: 'string', default: '50' },
     runs: { type: 'string', default: '10' },
     memory: { type: 'boolean', default: false },
+    only: { type: 'string' },
   },
 });
 
@@ -28,6 +32,7 @@ if (options.memory) {
   process.exit(0);
 }
 
+const placement = pinLoadGenerator();
 const duration = Number(options.duration);
 const connections = Number(options.connections);
 const runs = Number(options.runs);
@@ -59,7 +64,7 @@ const scenarios = [
     request: exchangeRequest,
   },
   { name: '`GET /health`', args: [], request: healthRequest },
-];
+].filter((scenario) => options.only === undefined || scenario.name.includes(options.only));
 
 /** Runs autocannon against `url` for `seconds` and returns the result. */
 function load(url, request, seconds) {
@@ -165,7 +170,7 @@ const inProcessTimes = await inProcessStartupTimes();
 
 console.log(
   `${connections} connections, ${duration} s per scenario after ${WARMUP_SECONDS} s of warm-up; ` +
-    `bare server body ${bodyLength} bytes\n`,
+    `bare server body ${bodyLength} bytes; ${placement}\n`,
 );
 console.log('| Scenario | Requests/s | Of bare | p50 | p99 | Errors or non-2xx | RSS at end |');
 console.log('| --- | --- | --- | --- | --- | --- | --- |');

@@ -1,17 +1,55 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const bareServer = fileURLToPath(new URL('./bare-server.mjs', import.meta.url));
 
 /**
- * Spawns a Node.js script and resolves once its output names the URL it listens on.
+ * Whether `taskset` can pin processes to CPUs here: it needs Linux, the util-linux command and
+ * at least two CPUs, one for the server and one for the load generator.
+ */
+function canPin() {
+  if (process.platform !== 'linux' || availableParallelism() < 2) return false;
+  try {
+    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * CPU the servers under test run on, or undefined when processes cannot be pinned. The load
+ * generator takes the next CPU, so the two never compete for one core.
+ */
+export const SERVER_CPU = canPin() ? 0 : undefined;
+
+/**
+ * Moves every thread of this process (autocannon runs in it) to the CPU next to the servers'.
+ * @returns {string} what the figures were measured on, for the printed report
+ */
+export function pinLoadGenerator() {
+  if (SERVER_CPU === undefined) return 'servers and load generator unpinned';
+  execFileSync('taskset', ['-a', '-p', '-c', String(SERVER_CPU + 1), String(process.pid)], {
+    stdio: 'ignore',
+  });
+  return `servers pinned to CPU ${SERVER_CPU}, load generator to CPU ${SERVER_CPU + 1}`;
+}
+
+/**
+ * Spawns a Node.js script, on the servers' CPU when pinning works, and resolves once its output
+ * names the URL it listens on.
  * @returns {Promise<{ child: import('node:child_process').ChildProcess, url: string }>}
  */
 function startListener(args) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    const [command, commandArgs] =
+      SERVER_CPU === undefined
+        ? [process.execPath, args]
+        : ['taskset', ['-c', String(SERVER_CPU), process.execPath, ...args]];
+    const child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'inherit'] });
     let output = '';
     child.stdout.on('data', (chunk) => {
       output += chunk;
