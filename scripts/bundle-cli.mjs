@@ -22,7 +22,6 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  keepNames: true,
   sourcemap: true,
   banner: { js: banner },
   logLevel: 'warning',

@@ -28,10 +28,12 @@ export function loggerOptions(level: string, stream: DestinationStream | undefin
  * Logs one line per request: method, path without the query, status, duration and request id.
  * Bodies and headers are never logged because they carry secrets.
  */
-export async function logRequestCompleted(
+export function logRequestCompleted(
   request: FastifyRequest,
   reply: FastifyReply,
-): Promise<void> {
+  done: () => void,
+): void {
+  done();
   const path = request.url.split('?', 1)[0];
   const fields = {
     method: request.method,

@@ -196,19 +196,22 @@ export function createServer(options: ServerOptions = {}): MockTokenExchangeServ
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onRequest', async () => {
-    if (closing) {
-      throw new OAuthError('temporarily_unavailable', 503, 'the server is shutting down', {
+  // The hooks on every request take a callback rather than returning a promise, which spares
+  // each request a promise and a microtask turn per hook.
+  app.addHook('onRequest', (_request, _reply, done) => {
+    if (!closing) return done();
+    done(
+      new OAuthError('temporarily_unavailable', 503, 'the server is shutting down', {
         headers: { connection: 'close' },
-      });
-    }
+      }),
+    );
   });
-  app.addHook('onSend', async (_request, reply, payload) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     // RFC 6749 §5.1: token responses must not be cached; every other response follows suit.
     reply.header('cache-control', 'no-store');
     reply.header('pragma', 'no-cache');
     if (closing) reply.header('connection', 'close');
-    return payload;
+    done(null, payload);
   });
   app.addHook('onResponse', logRequestCompleted);
 

@@ -1,7 +1,7 @@
 import { decodeJwt } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { ExchangeCounters } from '../src/control/counters.js';
-import type { RequestLogEntry } from '../src/request-log/entry.js';
+import type { CountedExchange } from '../src/request-log/record.js';
 import { createServer } from '../src/server.js';
 import {
   exchangeBody,
@@ -531,32 +531,16 @@ describe('counters over HTTP', () => {
 });
 
 describe('counter bound', () => {
-  function entry(clientId: string): RequestLogEntry {
-    return {
-      id: 'req-1',
-      time: new Date(FROZEN_TIME).toISOString(),
-      client: { id: clientId, authMethod: 'none', authenticated: true },
-      grantType: 'client_credentials',
-      subject: null,
-      subjectToken: null,
-      actorToken: null,
-      audiences: [],
-      resources: [],
-      requestedScope: null,
-      grantedScope: null,
-      requestedTokenType: null,
-      issuedToken: null,
-      rule: null,
-      outcome: { status: 200 },
-    };
+  function exchange(clientId: string): CountedExchange {
+    return { clientId, subject: null, audiences: [], resources: [] };
   }
 
   it('drops the oldest key', () => {
     const counters = new ExchangeCounters(2);
-    counters.record(entry('first'));
-    counters.record(entry('second'));
-    counters.record(entry('second'));
-    counters.record(entry('third'));
+    counters.record(exchange('first'));
+    counters.record(exchange('second'));
+    counters.record(exchange('second'));
+    counters.record(exchange('third'));
     const counts = counters.snapshot();
     expect({ ...counts.byClient }).toEqual({ second: 2, third: 1 });
     expect(counts.droppedKeys).toBe(1);

@@ -592,6 +592,23 @@ describe('request log bound', () => {
     expect(log.dropped).toBe(0);
   });
 
+  it('ring buffer builds a pending entry once, when first read', () => {
+    const log = new RequestLog(2);
+    const built: string[] = [];
+    const pending = (id: string) => () => {
+      built.push(id);
+      return entry(id);
+    };
+    log.add(pending('e0'));
+    log.add(pending('e1'));
+    log.add(pending('e2'));
+    expect(built).toEqual([]);
+
+    expect(log.entries().map((item) => item.id)).toEqual(['e1', 'e2']);
+    expect(log.query({ limit: 1 }).entries.map((item) => item.id)).toEqual(['e2']);
+    expect(built).toEqual(['e1', 'e2']);
+  });
+
   it.each([0, -1, 1.5, Number.NaN])('ring buffer rejects capacity %s', (capacity) => {
     expect(() => new RequestLog(capacity)).toThrow(RangeError);
   });

@@ -1,4 +1,4 @@
-import type { RequestLogEntry } from '../request-log/entry.js';
+import type { CountedExchange } from '../request-log/record.js';
 
 /** Maximum number of distinct keys in each counter map. Beyond it, the oldest key is dropped. */
 export const MAX_COUNTER_KEYS = 10_000;
@@ -76,16 +76,19 @@ export class ExchangeCounters {
     this.#byResource = new BoundedCounter(maxKeys);
   }
 
-  /** Counts one request log entry when it records a successful response; ignores the rest. */
-  record(entry: RequestLogEntry): void {
-    if (entry.outcome.status !== 200 || entry.outcome.error !== undefined) return;
+  /** Counts one successful token response. */
+  record(exchange: CountedExchange): void {
     this.#total += 1;
-    if (entry.client.id !== null) this.#droppedKeys += this.#byClient.increment(entry.client.id);
-    if (entry.subject !== null) this.#droppedKeys += this.#bySubject.increment(entry.subject);
-    for (const audience of new Set(entry.audiences)) {
+    if (exchange.clientId !== null) {
+      this.#droppedKeys += this.#byClient.increment(exchange.clientId);
+    }
+    if (exchange.subject !== null) {
+      this.#droppedKeys += this.#bySubject.increment(exchange.subject);
+    }
+    for (const audience of new Set(exchange.audiences)) {
       this.#droppedKeys += this.#byAudience.increment(audience);
     }
-    for (const resource of new Set(entry.resources)) {
+    for (const resource of new Set(exchange.resources)) {
       this.#droppedKeys += this.#byResource.increment(resource);
     }
   }

@@ -9,7 +9,7 @@ import { sanitizeErrorText } from '../http/error-handler.js';
 import type { FormParameters } from '../http/form.js';
 import { acceptRawBodies, readFormParameters } from '../http/form-request.js';
 import { resolveIssuer } from '../http/issuer.js';
-import { buildEntry, type TokenRequestState } from '../request-log/record.js';
+import { buildEntry, countedExchange, type TokenRequestState } from '../request-log/record.js';
 import {
   issueOverrides,
   modifyResponse,
@@ -150,10 +150,14 @@ function recordRequest(request: FastifyRequest, statusCode: number, deps: Server
       },
     );
   }
-  const entry = buildEntry(request.id, statusCode, state, {
+  const { id } = request;
+  const options = {
     includeTokens: deps.config.requestLog.unsafeIncludeTokens,
     maxTargets: deps.config.maxTargets,
-  });
-  deps.requestLog.add(entry);
-  deps.counters.record(entry);
+  };
+  // The entry is built when the log is read, not on the request's path: most entries are
+  // evicted unread under load, and decoding and fingerprinting tokens is much of an entry's cost.
+  deps.requestLog.add(() => buildEntry(id, statusCode, state, options));
+  const counted = countedExchange(statusCode, state, options.maxTargets);
+  if (counted) deps.counters.record(counted);
 }

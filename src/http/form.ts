@@ -88,8 +88,11 @@ export function decodeFormComponent(raw: string, parameterName: string | undefin
 
 /** Decodes one form-urlencoded component, or returns `undefined` when it is malformed. */
 export function tryDecodeFormComponent(raw: string): string | undefined {
+  const spaced = raw.includes('+') ? raw.replaceAll('+', ' ') : raw;
+  // The body is already valid UTF-8, so a component without escapes needs no decoding.
+  if (!spaced.includes('%')) return spaced;
   try {
-    return decodeURIComponent(raw.replaceAll('+', ' '));
+    return decodeURIComponent(spaced);
   } catch {
     return undefined;
   }
@@ -101,6 +104,7 @@ export function tryDecodeFormComponent(raw: string): string | undefined {
  */
 export function isFormContentType(contentType: string | undefined): boolean {
   if (contentType === undefined) return false;
+  if (contentType === 'application/x-www-form-urlencoded') return true;
   const mediaType = contentType.split(';', 1)[0]?.trim().toLowerCase();
   return mediaType === 'application/x-www-form-urlencoded';
 }

@@ -1,7 +1,7 @@
 import type { AuthenticatedClient, ClaimedClient } from '../client-auth/authenticate.js';
 import type { OAuthError } from '../errors.js';
 import type { FormParameters } from '../http/form.js';
-import { decodeUnverified } from '../tokens/decode.js';
+import { decodeUnverified, type UnverifiedJwt } from '../tokens/decode.js';
 import { fingerprint } from '../tokens/fingerprint.js';
 import type { LoggedClient, LoggedToken, RequestLogEntry, RequestOutcome } from './entry.js';
 
@@ -23,6 +23,17 @@ export interface TokenRequestState {
   rule?: string;
   /** Reason the request got no response, when a rule closed the connection or left it open. */
   unanswered?: string;
+  /** The subject token decoded for the log, once; null when it is not a JWT the log keeps. */
+  subjectJwt?: UnverifiedJwt | null;
+}
+
+/** What the exchange counters need of a successful token request. */
+export interface CountedExchange {
+  clientId: string | null;
+  /** The `sub` claim of a JWT subject token, read without verification. */
+  subject: string | null;
+  audiences: readonly string[];
+  resources: readonly string[];
 }
 
 export interface EntryOptions {
@@ -53,6 +64,7 @@ export function buildEntry(
     first('subject_token_type'),
     verified?.subject ?? false,
     options,
+    subjectJwt(state),
   );
   const subject = subjectToken?.jwt?.claims.sub;
 
@@ -80,6 +92,34 @@ export function buildEntry(
   };
 }
 
+/**
+ * Returns what the counters record of a request answered with a token, or `undefined` for any
+ * other outcome. It reads only what the request log entry would show, without building it.
+ */
+export function countedExchange(
+  statusCode: number,
+  state: TokenRequestState,
+  maxTargets: number,
+): CountedExchange | undefined {
+  if (statusCode !== 200 || state.error || state.unanswered !== undefined) return undefined;
+  const subject = subjectJwt(state)?.claims.sub;
+  return {
+    clientId: loggedClient(state).id,
+    subject: typeof subject === 'string' ? subject : null,
+    audiences: (state.parameters?.all('audience') ?? []).slice(0, maxTargets),
+    resources: (state.parameters?.all('resource') ?? []).slice(0, maxTargets),
+  };
+}
+
+/** Decodes the first subject token once per request, for both the counters and the entry. */
+function subjectJwt(state: TokenRequestState): UnverifiedJwt | null {
+  if (state.subjectJwt === undefined) {
+    const token = state.parameters?.all('subject_token')[0];
+    state.subjectJwt = (token === undefined ? undefined : decodeUnverified(token)) ?? null;
+  }
+  return state.subjectJwt;
+}
+
 function loggedClient(state: TokenRequestState): LoggedClient {
   if (state.client) {
     const { clientId, method, basicEncoding } = state.client;
@@ -102,9 +142,9 @@ function loggedInputToken(
   type: string | null,
   verified: boolean,
   options: EntryOptions,
+  decoded: UnverifiedJwt | null | undefined = token === null ? null : decodeUnverified(token),
 ): LoggedToken | null {
   if (token === null) return null;
-  const decoded = decodeUnverified(token);
   return {
     type,
     fingerprint: fingerprint(token),

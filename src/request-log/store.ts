@@ -25,10 +25,13 @@ export interface RequestLogPage {
   dropped: number;
 }
 
+/** An entry, or a function that builds it the first time the log is read. */
+export type PendingEntry = RequestLogEntry | (() => RequestLogEntry);
+
 /** The request log: a ring buffer of entries that evicts the oldest when it is full. */
 export class RequestLog {
   readonly capacity: number;
-  readonly #entries: (RequestLogEntry | undefined)[];
+  readonly #entries: (PendingEntry | undefined)[];
   #start = 0;
   #size = 0;
   #dropped = 0;
@@ -50,7 +53,11 @@ export class RequestLog {
     return this.#dropped;
   }
 
-  add(entry: RequestLogEntry): void {
+  /**
+   * Adds an entry. A function is called, once, when the entry is first read, so an entry that is
+   * evicted unread costs only its capture.
+   */
+  add(entry: PendingEntry): void {
     if (this.#size < this.capacity) {
       this.#entries[(this.#start + this.#size) % this.capacity] = entry;
       this.#size += 1;
@@ -65,7 +72,12 @@ export class RequestLog {
   entries(): RequestLogEntry[] {
     const result: RequestLogEntry[] = [];
     for (let i = 0; i < this.#size; i += 1) {
-      const entry = this.#entries[(this.#start + i) % this.capacity];
+      const slot = (this.#start + i) % this.capacity;
+      let entry = this.#entries[slot];
+      if (typeof entry === 'function') {
+        entry = entry();
+        this.#entries[slot] = entry;
+      }
       if (entry) result.push(entry);
     }
     return result;
