@@ -209,6 +209,48 @@ describe('request log entry', () => {
   });
 });
 
+describe('request log decoded JWT size', () => {
+  const HEADER_LENGTH = JSON.stringify({ alg: 'none' }).length;
+
+  /** Claims whose JSON, with the `alg: none` header, is exactly `length` characters long. */
+  function claimsOfLength(length: number): Record<string, unknown> {
+    const bare = JSON.stringify({ sub: 'size-user', pad: '' }).length;
+    return { sub: 'size-user', pad: 'a'.repeat(length - HEADER_LENGTH - bare) };
+  }
+
+  async function loggedSubject(claims: object) {
+    const server = await startServer();
+    const subject = unsignedJwt(claims);
+    await postToken(server.tokenUrl, exchangeBody({ subject_token: subject }));
+    const [entry] = (await readLog(server.url)).entries;
+    return entry?.subjectToken;
+  }
+
+  it('keeps a JWT of 16,384 characters of JSON', async () => {
+    const claims = claimsOfLength(16_384);
+    const logged = await loggedSubject(claims);
+    expect(logged?.jwt).toEqual({ verified: false, header: { alg: 'none' }, claims });
+  });
+
+  it('drops a JWT of 16,385 characters of JSON', async () => {
+    const logged = await loggedSubject(claimsOfLength(16_385));
+    expect(logged?.jwt).toBeNull();
+    expect(logged?.fingerprint).toMatch(/^[0-9a-f]{16}$/);
+  });
+
+  it('measures the JSON as serialised, not as sent', async () => {
+    // `1e20` serialises as 21 digits, so 800 of them take some 3 KiB to send and 17 KiB to show.
+    const sent = `{"sub":"size-user","n":[${Array(800).fill('1e20').join(',')}]}`;
+    const encode = (text: string) => Buffer.from(text).toString('base64url');
+    const server = await startServer();
+    const subject = `${encode('{"alg":"none"}')}.${encode(sent)}.`;
+    await postToken(server.tokenUrl, exchangeBody({ subject_token: subject }));
+    const [entry] = (await readLog(server.url)).entries;
+    expect(sent.length).toBeLessThan(16_384 / 4);
+    expect(entry?.subjectToken?.jwt).toBeNull();
+  });
+});
+
 describe('request log failures', () => {
   it('records wrong client secret', async () => {
     const server = await startServer({ clients: CLIENTS });

@@ -111,6 +111,7 @@ function deterministicToken(
 }
 
 function sortedSet(values: readonly string[]): string[] {
+  if (values.length < 2) return [...values];
   return [...new Set(values)].sort();
 }
 
