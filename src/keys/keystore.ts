@@ -1,6 +1,6 @@
+import type { JsonWebKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import {
-  CompactSign,
   type CryptoKey,
   calculateJwkThumbprint,
   compactVerify,
@@ -11,11 +11,15 @@ import {
   type KeyObject,
 } from 'jose';
 import { ConfigError } from '../config/errors.js';
+import { importNodeSigningKey, type NodeSigningKey, signCompactJws } from './sign.js';
 
 export type SigningAlgorithm = 'RS256' | 'PS256' | 'ES256' | 'EdDSA';
 
-/** A signing key with its public JWK. */
-export interface SigningKey {
+/**
+ * A signing key with its public JWK. Tokens are signed with `nodeKey` through
+ * {@link signCompactJws}. `privateKey` is the same key imported by jose.
+ */
+export interface SigningKey extends NodeSigningKey {
   kid: string;
   alg: SigningAlgorithm;
   privateKey: CryptoKey | KeyObject;
@@ -125,8 +129,10 @@ async function importSigningKey(jwk: JWK, where: string): Promise<SigningKey> {
     throw new ConfigError(`${where}: use must be sig`);
 
   let privateKey: CryptoKey | KeyObject | Uint8Array;
+  let nodeKey: NodeSigningKey['nodeKey'];
   try {
     privateKey = await importJWK(jwk, alg);
+    nodeKey = importNodeSigningKey(jwk as JsonWebKey, alg);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new ConfigError(`${where}: cannot import the key: ${reason}`, { cause: error });
@@ -142,6 +148,7 @@ async function importSigningKey(jwk: JWK, where: string): Promise<SigningKey> {
     kid: jwk.kid,
     alg,
     privateKey,
+    nodeKey,
     publicJwk: { ...publicJwk, use: 'sig' },
   };
   await checkSignAndVerify(key, where);
@@ -149,17 +156,15 @@ async function importSigningKey(jwk: JWK, where: string): Promise<SigningKey> {
 }
 
 /**
- * Signs a probe with the private key and verifies it with the published public key. Web Crypto
- * accepts some unusable keys at import, such as an RSA key under 2048 bits, which jose rejects
- * only when signing. A public part that does not belong to the private key would also publish a
- * JWKS that verifies nothing.
+ * Signs a probe with `nodeKey`, as tokens are signed, and verifies it with jose and the published
+ * public key. This rejects an RSA key under 2048 bits, which node:crypto signs with but jose
+ * rejects at verification (RFC 7518 §3.3). It also rejects a public part that does not belong to the
+ * private key, which would publish a JWKS that verifies nothing.
  * @throws ConfigError naming the key.
  */
 async function checkSignAndVerify(key: SigningKey, where: string): Promise<void> {
   try {
-    const probe = await new CompactSign(new TextEncoder().encode('probe'))
-      .setProtectedHeader({ alg: key.alg })
-      .sign(key.privateKey);
+    const probe = await signCompactJws(key, { alg: key.alg }, { probe: true });
     await compactVerify(probe, await importJWK(key.publicJwk, key.alg));
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);

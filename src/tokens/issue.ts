@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
-import { SignJWT } from 'jose';
 import type { ServerContext } from '../context.js';
+import { signCompactJws } from '../keys/sign.js';
 import { fingerprint } from './fingerprint.js';
 
 /** Content of an issued access token, whatever its format. */
@@ -92,9 +92,7 @@ export async function issueAccessToken(
 
   if (content.format === 'jwt') {
     const key = (await server.keys()).active;
-    const token = await new SignJWT(claims)
-      .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
-      .sign(key.privateKey);
+    const token = await signCompactJws(key, { alg: key.alg, kid: key.kid, typ: 'at+jwt' }, claims);
     return { token, expiresIn, claims };
   }
 

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { SignJWT } from 'jose';
 import { z } from 'zod';
 import { formatPath } from '../config/errors.js';
 import { truncate } from '../grants/targets.js';
 import type { KeyStore, SigningAlgorithm } from '../keys/keystore.js';
+import { signCompactJws } from '../keys/sign.js';
 
 /** RFC 6749 §3.3: one scope token. */
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
@@ -163,7 +163,7 @@ export async function mintToken(
     ...parsed.claims,
   };
   const header = { alg: key.alg, kid: key.kid, typ: parsed.typ };
-  const token = await new SignJWT(claims).setProtectedHeader(header).sign(key.privateKey);
+  const token = await signCompactJws(key, header, claims);
   return { token, header, claims };
 }
 
