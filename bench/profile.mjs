@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { EXCHANGE_BODY, startCli, stop } from './start-cli.mjs';
+import { EXCHANGE_BODY, pinLoadGenerator, startCli, stop } from './start-cli.mjs';
 
 const separator = process.argv.indexOf('--');
 const positionals = process.argv.slice(2, separator === -1 ? undefined : separator);
@@ -13,6 +13,7 @@ const serverOptions = separator === -1 ? [] : process.argv.slice(separator + 1);
 const directory = positionals[0] ?? mkdtempSync(join(tmpdir(), 'mtes-profile-'));
 const seconds = Number(positionals[1] ?? 8);
 
+pinLoadGenerator();
 const { child, url } = await startCli(serverOptions, ['--cpu-prof', '--cpu-prof-dir', directory]);
 const result = await autocannon({
   url: `${url}/oauth2/token`,

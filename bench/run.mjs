@@ -27,12 +27,12 @@ const { values: options } = parseArgs({
   },
 });
 
+const placement = pinLoadGenerator();
 if (options.memory) {
   await import('./memory.mjs');
   process.exit(0);
 }
 
-const placement = pinLoadGenerator();
 const duration = Number(options.duration);
 const connections = Number(options.connections);
 const runs = Number(options.runs);
