@@ -9,7 +9,13 @@ import { sanitizeErrorText } from '../http/error-handler.js';
 import type { FormParameters } from '../http/form.js';
 import { acceptRawBodies, readFormParameters } from '../http/form-request.js';
 import { resolveIssuer } from '../http/issuer.js';
-import { buildEntry, countedExchange, type TokenRequestState } from '../request-log/record.js';
+import {
+  buildEntry,
+  captureRequest,
+  countedExchange,
+  type EntryOptions,
+  type TokenRequestState,
+} from '../request-log/record.js';
 import {
   issueOverrides,
   modifyResponse,
@@ -38,6 +44,10 @@ export async function tokenEndpoint(
 ): Promise<void> {
   deps.endpoints.add('token_endpoint', TOKEN_PATH);
   acceptRawBodies(app);
+  const entryOptions: EntryOptions = {
+    includeTokens: deps.config.requestLog.unsafeIncludeTokens,
+    maxTargets: deps.config.maxTargets,
+  };
 
   // Requests that a `hang` or `delay` rule keeps open would keep server.close() waiting until their
   // clients give up or the delay ends.
@@ -71,7 +81,7 @@ export async function tokenEndpoint(
       closing: closing.signal,
       recordUnanswered: (detail) => {
         if (state) state.unanswered = detail;
-        recordRequest(request, 0, deps);
+        recordRequest(request, 0, deps, entryOptions);
       },
     });
   }
@@ -83,7 +93,7 @@ export async function tokenEndpoint(
   app.addHook('onSend', async (request, reply, payload) => {
     if (request.method === 'POST' && request.tokenRequest) {
       try {
-        recordRequest(request, reply.statusCode, deps);
+        recordRequest(request, reply.statusCode, deps, entryOptions);
       } catch (error) {
         // The response is already decided; a failure to log it must not change it.
         request.log.error({ err: error }, 'request log entry could not be recorded');
@@ -133,7 +143,12 @@ export async function tokenEndpoint(
 }
 
 /** Adds the request to the request log; `statusCode` is 0 for a request that got no response. */
-function recordRequest(request: FastifyRequest, statusCode: number, deps: ServerContext): void {
+function recordRequest(
+  request: FastifyRequest,
+  statusCode: number,
+  deps: ServerContext,
+  options: EntryOptions,
+): void {
   const state = request.tokenRequest;
   // A reply that fails while being sent goes through the error handler and onSend again; the
   // request is still one entry, recorded the first time.
@@ -150,14 +165,10 @@ function recordRequest(request: FastifyRequest, statusCode: number, deps: Server
       },
     );
   }
-  const { id } = request;
-  const options = {
-    includeTokens: deps.config.requestLog.unsafeIncludeTokens,
-    maxTargets: deps.config.maxTargets,
-  };
+  const captured = captureRequest(request.id, statusCode, state);
   // The entry is built when the log is read, not on the request's path: most entries are
   // evicted unread under load, and decoding and fingerprinting tokens is much of an entry's cost.
-  deps.requestLog.add(() => buildEntry(id, statusCode, state, options));
+  deps.requestLog.add(() => buildEntry(captured, options));
   const counted = countedExchange(statusCode, state, options.maxTargets);
   if (counted) deps.counters.record(counted);
 }

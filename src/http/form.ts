@@ -9,6 +9,12 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  */
 export class FormParameters {
   readonly #values = new Map<string, string[]>();
+  /** The form as decoded text, before splitting; parsing it again gives the same parameters. */
+  readonly source: string;
+
+  constructor(source = '') {
+    this.source = source;
+  }
 
   add(name: string, value: string): void {
     const values = this.#values.get(name);
@@ -57,7 +63,7 @@ export function parseForm(body: Buffer | string): FormParameters {
     throw new InvalidRequestError('request body is not valid UTF-8');
   }
 
-  const parameters = new FormParameters();
+  const parameters = new FormParameters(text);
   for (const pair of text.split('&')) {
     if (pair === '') continue;
     const separator = pair.indexOf('=');

@@ -1,7 +1,7 @@
 import type { AuthenticatedClient, ClaimedClient } from '../client-auth/authenticate.js';
 import type { OAuthError } from '../errors.js';
-import type { FormParameters } from '../http/form.js';
-import { decodeUnverified, type UnverifiedJwt } from '../tokens/decode.js';
+import { type FormParameters, parseForm } from '../http/form.js';
+import { decodeUnverified } from '../tokens/decode.js';
 import { fingerprint } from '../tokens/fingerprint.js';
 import type { LoggedClient, LoggedToken, RequestLogEntry, RequestOutcome } from './entry.js';
 
@@ -23,8 +23,30 @@ export interface TokenRequestState {
   rule?: string;
   /** Reason the request got no response, when a rule closed the connection or left it open. */
   unanswered?: string;
-  /** The subject token decoded for the log, once; null when it is not a JWT the log keeps. */
-  subjectJwt?: UnverifiedJwt | null;
+}
+
+/**
+ * A finished token request as the request log holds it until the entry is first read. Its
+ * fields are flat and the form is kept as its text, to be parsed again, so that the thousand
+ * requests a full log holds are few objects for the garbage collector to copy and promote.
+ */
+export interface CapturedRequest {
+  id: string;
+  statusCode: number;
+  receivedAt: number;
+  /** The decoded form body, or undefined when the body was not a form that parsed. */
+  form: string | undefined;
+  claimedClientId: string | undefined;
+  claimedMethod: ClaimedClient['method'];
+  client: AuthenticatedClient | undefined;
+  grantedScope: string | undefined;
+  issuedToken: string | undefined;
+  issuedTokenType: string | undefined;
+  verifiedSubject: boolean;
+  verifiedActor: boolean;
+  error: OAuthError | undefined;
+  rule: string | undefined;
+  unanswered: string | undefined;
 }
 
 /** What the exchange counters need of a successful token request. */
@@ -46,55 +68,84 @@ export interface EntryOptions {
   maxTargets: number;
 }
 
-/**
- * Builds the request log entry for a finished token request. Parameters are read leniently
- * (the first of repeated values) so that a rejected request is still recorded in full.
- */
-export function buildEntry(
+/** Takes what the request log entry of a finished request needs from its state. */
+export function captureRequest(
   id: string,
   statusCode: number,
   state: TokenRequestState,
-  options: EntryOptions,
-): RequestLogEntry {
-  const parameters = state.parameters;
+): CapturedRequest {
+  return {
+    id,
+    statusCode,
+    receivedAt: state.receivedAt,
+    form: state.parameters?.source,
+    claimedClientId: state.claimedClient?.clientId,
+    claimedMethod: state.claimedClient?.method,
+    client: state.client,
+    grantedScope: state.grantedScope,
+    issuedToken: state.issuedToken?.value,
+    issuedTokenType: state.issuedToken?.type,
+    verifiedSubject: state.verifiedInputs?.subject ?? false,
+    verifiedActor: state.verifiedInputs?.actor ?? false,
+    error: state.error,
+    rule: state.rule,
+    unanswered: state.unanswered,
+  };
+}
+
+/**
+ * Builds the request log entry of a captured request. Parameters are read leniently (the first
+ * of repeated values) so that a rejected request is still recorded in full.
+ */
+export function buildEntry(request: CapturedRequest, options: EntryOptions): RequestLogEntry {
+  const parameters = parseCapturedForm(request.form);
   const first = (name: string) => parameters?.all(name)[0] ?? null;
-  const verified = state.error ? undefined : state.verifiedInputs;
+  const failed = request.error !== undefined;
   const subjectToken = loggedInputToken(
     first('subject_token'),
     first('subject_token_type'),
-    verified?.subject ?? false,
+    !failed && request.verifiedSubject,
     options,
-    subjectJwt(state),
   );
   const subject = subjectToken?.jwt?.claims.sub;
 
   return {
-    id,
-    time: new Date(state.receivedAt).toISOString(),
-    client: loggedClient(state),
+    id: request.id,
+    time: new Date(request.receivedAt).toISOString(),
+    client: loggedClient(request),
     grantType: first('grant_type'),
     subject: typeof subject === 'string' ? subject : null,
     subjectToken,
     actorToken: loggedInputToken(
       first('actor_token'),
       first('actor_token_type'),
-      verified?.actor ?? false,
+      !failed && request.verifiedActor,
       options,
     ),
     audiences: (parameters?.all('audience') ?? []).slice(0, options.maxTargets),
     resources: (parameters?.all('resource') ?? []).slice(0, options.maxTargets),
     requestedScope: first('scope'),
-    grantedScope: state.error ? null : (state.grantedScope ?? null),
+    grantedScope: failed ? null : (request.grantedScope ?? null),
     requestedTokenType: first('requested_token_type'),
-    issuedToken: state.error ? null : loggedIssuedToken(state, options),
-    rule: state.rule ?? null,
-    outcome: outcome(statusCode, state),
+    issuedToken: failed ? null : loggedIssuedToken(request, options),
+    rule: request.rule ?? null,
+    outcome: outcome(request),
   };
+}
+
+/** Parses a form that parsed once already; undefined when there is none. */
+function parseCapturedForm(form: string | undefined): FormParameters | undefined {
+  if (form === undefined) return undefined;
+  try {
+    return parseForm(form);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
  * Returns what the counters record of a request answered with a token, or `undefined` for any
- * other outcome. It reads only what the request log entry would show, without building it.
+ * other outcome. It reads what the request log entry would show, without building the entry.
  */
 export function countedExchange(
   statusCode: number,
@@ -102,27 +153,20 @@ export function countedExchange(
   maxTargets: number,
 ): CountedExchange | undefined {
   if (statusCode !== 200 || state.error || state.unanswered !== undefined) return undefined;
-  const subject = subjectJwt(state)?.claims.sub;
+  const subjectToken = state.parameters?.all('subject_token')[0];
+  const subject =
+    subjectToken === undefined ? undefined : decodeUnverified(subjectToken)?.claims.sub;
   return {
-    clientId: loggedClient(state).id,
+    clientId: state.client?.clientId ?? state.claimedClient?.clientId ?? null,
     subject: typeof subject === 'string' ? subject : null,
     audiences: (state.parameters?.all('audience') ?? []).slice(0, maxTargets),
     resources: (state.parameters?.all('resource') ?? []).slice(0, maxTargets),
   };
 }
 
-/** Decodes the first subject token once per request, for both the counters and the entry. */
-function subjectJwt(state: TokenRequestState): UnverifiedJwt | null {
-  if (state.subjectJwt === undefined) {
-    const token = state.parameters?.all('subject_token')[0];
-    state.subjectJwt = (token === undefined ? undefined : decodeUnverified(token)) ?? null;
-  }
-  return state.subjectJwt;
-}
-
-function loggedClient(state: TokenRequestState): LoggedClient {
-  if (state.client) {
-    const { clientId, method, basicEncoding } = state.client;
+function loggedClient(request: CapturedRequest): LoggedClient {
+  if (request.client) {
+    const { clientId, method, basicEncoding } = request.client;
     return {
       id: clientId,
       authMethod: method,
@@ -131,8 +175,8 @@ function loggedClient(state: TokenRequestState): LoggedClient {
     };
   }
   return {
-    id: state.claimedClient?.clientId ?? null,
-    authMethod: state.claimedClient?.method ?? null,
+    id: request.claimedClientId ?? null,
+    authMethod: request.claimedMethod ?? null,
     authenticated: false,
   };
 }
@@ -142,9 +186,9 @@ function loggedInputToken(
   type: string | null,
   verified: boolean,
   options: EntryOptions,
-  decoded: UnverifiedJwt | null | undefined = token === null ? null : decodeUnverified(token),
 ): LoggedToken | null {
   if (token === null) return null;
+  const decoded = decodeUnverified(token);
   return {
     type,
     fingerprint: fingerprint(token),
@@ -153,21 +197,21 @@ function loggedInputToken(
   };
 }
 
-function loggedIssuedToken(state: TokenRequestState, options: EntryOptions): LoggedToken | null {
-  const issued = state.issuedToken;
-  if (!issued) return null;
-  const decoded = decodeUnverified(issued.value);
+function loggedIssuedToken(request: CapturedRequest, options: EntryOptions): LoggedToken | null {
+  const token = request.issuedToken;
+  if (token === undefined) return null;
+  const decoded = decodeUnverified(token);
   return {
-    type: issued.type,
-    fingerprint: fingerprint(issued.value),
+    type: request.issuedTokenType ?? null,
+    fingerprint: fingerprint(token),
     jwt: decoded ? { verified: false, ...decoded } : null,
-    ...(options.includeTokens && { value: issued.value }),
+    ...(options.includeTokens && { value: token }),
   };
 }
 
-function outcome(status: number, state: TokenRequestState): RequestOutcome {
-  const error = state.error;
-  if (state.unanswered !== undefined) return { status, detail: state.unanswered };
+function outcome(request: CapturedRequest): RequestOutcome {
+  const { statusCode: status, error } = request;
+  if (request.unanswered !== undefined) return { status, detail: request.unanswered };
   if (!error) return { status };
   return {
     status,
