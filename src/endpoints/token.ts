@@ -27,6 +27,9 @@ import { withIssueOverrides } from '../tokens/issue.js';
 
 export const TOKEN_PATH = '/oauth2/token';
 
+/** The outcome of checking the rules when none fired. */
+const NO_EFFECT: RuleEffect = { done: false };
+
 declare module 'fastify' {
   interface FastifyRequest {
     /** Progress of a token request, recorded in the request log when the response is sent. */
@@ -63,17 +66,17 @@ export async function tokenEndpoint(
    * parsed, so a malformed body gets its usual error. They are checked before client
    * authentication, so a rule can also fail a request whose client would pass.
    */
-  async function applyRules(
+  function applyRules(
     request: FastifyRequest,
     reply: FastifyReply,
     parameters: FormParameters,
-  ): Promise<RuleEffect> {
+  ): RuleEffect | Promise<RuleEffect> {
     let facts: RequestFacts | undefined;
     const rule = deps.rules.fire((candidate) => {
       facts ??= requestFacts(request.headers, parameters);
       return matches(candidate, facts);
     });
-    if (!rule) return { done: false };
+    if (!rule) return NO_EFFECT;
     const state = request.tokenRequest;
     if (state) state.rule = rule.id;
     return runRuleAction(rule, request, reply, {
@@ -86,11 +89,14 @@ export async function tokenEndpoint(
     });
   }
 
-  app.addHook('onRequest', async (request) => {
+  // Both hooks take a callback rather than return a promise, which spares each token request two
+  // promises and two microtask turns.
+  app.addHook('onRequest', (request, _reply, done) => {
     request.tokenRequest = { receivedAt: deps.clock.now() };
+    done();
   });
 
-  app.addHook('onSend', async (request, reply, payload) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     if (request.method === 'POST' && request.tokenRequest) {
       try {
         recordRequest(request, reply.statusCode, deps, entryOptions);
@@ -99,7 +105,7 @@ export async function tokenEndpoint(
         request.log.error({ err: error }, 'request log entry could not be recorded');
       }
     }
-    return payload;
+    done(null, payload);
   });
 
   app.post(TOKEN_PATH, async (request, reply) => {
@@ -108,7 +114,8 @@ export async function tokenEndpoint(
     state.parameters = parameters;
     state.claimedClient = claimedClient(request.headers.authorization, parameters);
 
-    const effect = await applyRules(request, reply, parameters);
+    const pending = applyRules(request, reply, parameters);
+    const effect = pending instanceof Promise ? await pending : pending;
     if (effect.done) return reply;
     const modify = effect.modify;
 
