@@ -172,7 +172,7 @@ function recordRequest(
       },
     );
   }
-  const captured = captureRequest(request.id, statusCode, state);
+  const captured = captureRequest(request.id, statusCode, state, options);
   // The entry is built when the log is read, not on the request's path: most entries are
   // evicted unread under load, and decoding and fingerprinting tokens is much of an entry's cost.
   deps.requestLog.add(() => buildEntry(captured, options));

@@ -1,6 +1,5 @@
+import { isUtf8 } from 'node:buffer';
 import { InvalidRequestError } from '../errors.js';
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * Parameters of an `application/x-www-form-urlencoded` body, decoded as RFC 6749 Appendix B
@@ -9,12 +8,6 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  */
 export class FormParameters {
   readonly #values = new Map<string, string[]>();
-  /** The form as decoded text, before splitting; parsing it again gives the same parameters. */
-  readonly source: string;
-
-  constructor(source = '') {
-    this.source = source;
-  }
 
   add(name: string, value: string): void {
     const values = this.#values.get(name);
@@ -51,28 +44,38 @@ export class FormParameters {
   }
 }
 
+const AMPERSAND = 0x26;
+const EQUALS = 0x3d;
+
 /**
- * Parses a form body: `+` is a space, `%XX` is a byte, and the bytes must be UTF-8.
+ * Parses a form body: `+` is a space, `%XX` is a byte, and the bytes must be UTF-8. Every name
+ * and value is decoded from its own bytes, so a value that is kept, in the token index or the
+ * request log, never holds on to the rest of the body as a substring would.
  * @throws InvalidRequestError on bytes that are not UTF-8 or a malformed percent escape.
  */
-export function parseForm(body: Buffer | string): FormParameters {
-  let text: string;
-  try {
-    text = typeof body === 'string' ? body : utf8.decode(body);
-  } catch {
-    throw new InvalidRequestError('request body is not valid UTF-8');
-  }
-
-  const parameters = new FormParameters(text);
-  for (const pair of text.split('&')) {
-    if (pair === '') continue;
-    const separator = pair.indexOf('=');
-    const rawName = separator === -1 ? pair : pair.slice(0, separator);
-    const rawValue = separator === -1 ? '' : pair.slice(separator + 1);
-    const name = decodeFormComponent(rawName, undefined);
-    const value = decodeFormComponent(rawValue, name);
-    if (name === '' || value === '') continue;
-    parameters.add(name, value);
+export function parseForm(body: Buffer): FormParameters {
+  if (!isUtf8(body)) throw new InvalidRequestError('request body is not valid UTF-8');
+  const parameters = new FormParameters();
+  const { length } = body;
+  let start = 0;
+  let separator = -1;
+  for (let index = 0; index <= length; index += 1) {
+    const byte = index < length ? body[index] : AMPERSAND;
+    if (byte === EQUALS && separator === -1) {
+      separator = index;
+    } else if (byte === AMPERSAND) {
+      if (index > start) {
+        const nameEnd = separator === -1 ? index : separator;
+        const name = decodeFormComponent(body.toString('utf8', start, nameEnd), undefined);
+        const value =
+          separator === -1
+            ? ''
+            : decodeFormComponent(body.toString('utf8', separator + 1, index), name);
+        if (name !== '' && value !== '') parameters.add(name, value);
+      }
+      start = index + 1;
+      separator = -1;
+    }
   }
   return parameters;
 }

@@ -1,7 +1,7 @@
 import type { AuthenticatedClient, ClaimedClient } from '../client-auth/authenticate.js';
 import type { OAuthError } from '../errors.js';
-import { type FormParameters, parseForm } from '../http/form.js';
-import { decodeUnverified } from '../tokens/decode.js';
+import type { FormParameters } from '../http/form.js';
+import { decodeUnverified, MAX_DECODED_JWT_LENGTH } from '../tokens/decode.js';
 import { fingerprint } from '../tokens/fingerprint.js';
 import type { LoggedClient, LoggedToken, RequestLogEntry, RequestOutcome } from './entry.js';
 
@@ -26,16 +26,25 @@ export interface TokenRequestState {
 }
 
 /**
- * A finished token request as the request log holds it until the entry is first read. Its
- * fields are flat and the form is kept as its text, to be parsed again, so that the thousand
- * requests a full log holds are few objects for the garbage collector to copy and promote.
+ * A finished token request as the request log holds it until the entry is first read: flat
+ * fields, with only the parameters the entry shows, so that the thousand requests a full log
+ * holds are few objects for the garbage collector to copy and hold no client secret.
  */
 export interface CapturedRequest {
   id: string;
   statusCode: number;
   receivedAt: number;
-  /** The decoded form body, or undefined when the body was not a form that parsed. */
-  form: string | undefined;
+  /** First values of the parameters the entry shows, by name. */
+  grantType: string | undefined;
+  subjectToken: KeptToken | undefined;
+  subjectTokenType: string | undefined;
+  actorToken: KeptToken | undefined;
+  actorTokenType: string | undefined;
+  requestedScope: string | undefined;
+  requestedTokenType: string | undefined;
+  /** At most `maxTargets` of them; undefined when there are none. */
+  audiences: readonly string[] | undefined;
+  resources: readonly string[] | undefined;
   claimedClientId: string | undefined;
   claimedMethod: ClaimedClient['method'];
   client: AuthenticatedClient | undefined;
@@ -44,9 +53,31 @@ export interface CapturedRequest {
   issuedTokenType: string | undefined;
   verifiedSubject: boolean;
   verifiedActor: boolean;
-  error: OAuthError | undefined;
+  /**
+   * The OAuth error sent, as plain strings: an Error object would hold its stack trace, and the
+   * stack trace the request and its body.
+   */
+  error: string | undefined;
+  errorDescription: string | undefined;
+  errorDetail: string | undefined;
   rule: string | undefined;
   unanswered: string | undefined;
+}
+
+/**
+ * A subject or actor token as a captured request keeps it: the token, or only its fingerprint
+ * when it is too long to be decoded for the log anyway and its value is not logged.
+ */
+type KeptToken = string | { fingerprint: string };
+
+/** Tokens longer than this are never decoded for the log; see {@link MAX_DECODED_JWT_LENGTH}. */
+const MAX_KEPT_TOKEN_LENGTH = 2 * MAX_DECODED_JWT_LENGTH;
+
+function keptToken(token: string | undefined, options: EntryOptions): KeptToken | undefined {
+  if (token === undefined || token.length <= MAX_KEPT_TOKEN_LENGTH || options.includeTokens) {
+    return token;
+  }
+  return { fingerprint: fingerprint(token) };
 }
 
 /** What the exchange counters need of a successful token request. */
@@ -68,17 +99,32 @@ export interface EntryOptions {
   maxTargets: number;
 }
 
-/** Takes what the request log entry of a finished request needs from its state. */
+/**
+ * Takes what the request log entry of a finished request needs from its state. Parameters are
+ * read leniently (the first of repeated values) so that a rejected request is still recorded in
+ * full.
+ */
 export function captureRequest(
   id: string,
   statusCode: number,
   state: TokenRequestState,
+  options: EntryOptions,
 ): CapturedRequest {
+  const parameters = state.parameters;
+  const first = (name: string) => parameters?.all(name)[0];
   return {
     id,
     statusCode,
     receivedAt: state.receivedAt,
-    form: state.parameters?.source,
+    grantType: first('grant_type'),
+    subjectToken: keptToken(first('subject_token'), options),
+    subjectTokenType: first('subject_token_type'),
+    actorToken: keptToken(first('actor_token'), options),
+    actorTokenType: first('actor_token_type'),
+    requestedScope: first('scope'),
+    requestedTokenType: first('requested_token_type'),
+    audiences: targets(parameters, 'audience', options.maxTargets),
+    resources: targets(parameters, 'resource', options.maxTargets),
     claimedClientId: state.claimedClient?.clientId,
     claimedMethod: state.claimedClient?.method,
     client: state.client,
@@ -87,23 +133,30 @@ export function captureRequest(
     issuedTokenType: state.issuedToken?.type,
     verifiedSubject: state.verifiedInputs?.subject ?? false,
     verifiedActor: state.verifiedInputs?.actor ?? false,
-    error: state.error,
+    error: state.error?.error,
+    errorDescription: state.error?.description,
+    errorDetail: state.error?.detail,
     rule: state.rule,
     unanswered: state.unanswered,
   };
 }
 
-/**
- * Builds the request log entry of a captured request. Parameters are read leniently (the first
- * of repeated values) so that a rejected request is still recorded in full.
- */
+function targets(
+  parameters: FormParameters | undefined,
+  name: string,
+  maxTargets: number,
+): readonly string[] | undefined {
+  const values = parameters?.all(name);
+  if (!values || values.length === 0) return undefined;
+  return values.length > maxTargets ? values.slice(0, maxTargets) : values;
+}
+
+/** Builds the request log entry of a captured request. */
 export function buildEntry(request: CapturedRequest, options: EntryOptions): RequestLogEntry {
-  const parameters = parseCapturedForm(request.form);
-  const first = (name: string) => parameters?.all(name)[0] ?? null;
   const failed = request.error !== undefined;
   const subjectToken = loggedInputToken(
-    first('subject_token'),
-    first('subject_token_type'),
+    request.subjectToken,
+    request.subjectTokenType,
     !failed && request.verifiedSubject,
     options,
   );
@@ -113,34 +166,24 @@ export function buildEntry(request: CapturedRequest, options: EntryOptions): Req
     id: request.id,
     time: new Date(request.receivedAt).toISOString(),
     client: loggedClient(request),
-    grantType: first('grant_type'),
+    grantType: request.grantType ?? null,
     subject: typeof subject === 'string' ? subject : null,
     subjectToken,
     actorToken: loggedInputToken(
-      first('actor_token'),
-      first('actor_token_type'),
+      request.actorToken,
+      request.actorTokenType,
       !failed && request.verifiedActor,
       options,
     ),
-    audiences: (parameters?.all('audience') ?? []).slice(0, options.maxTargets),
-    resources: (parameters?.all('resource') ?? []).slice(0, options.maxTargets),
-    requestedScope: first('scope'),
+    audiences: [...(request.audiences ?? [])],
+    resources: [...(request.resources ?? [])],
+    requestedScope: request.requestedScope ?? null,
     grantedScope: failed ? null : (request.grantedScope ?? null),
-    requestedTokenType: first('requested_token_type'),
+    requestedTokenType: request.requestedTokenType ?? null,
     issuedToken: failed ? null : loggedIssuedToken(request, options),
     rule: request.rule ?? null,
     outcome: outcome(request),
   };
-}
-
-/** Parses a form that parsed once already; undefined when there is none. */
-function parseCapturedForm(form: string | undefined): FormParameters | undefined {
-  if (form === undefined) return undefined;
-  try {
-    return parseForm(form);
-  } catch {
-    return undefined;
-  }
 }
 
 /**
@@ -182,15 +225,17 @@ function loggedClient(request: CapturedRequest): LoggedClient {
 }
 
 function loggedInputToken(
-  token: string | null,
-  type: string | null,
+  token: KeptToken | undefined,
+  type: string | undefined,
   verified: boolean,
   options: EntryOptions,
 ): LoggedToken | null {
-  if (token === null) return null;
+  if (token === undefined) return null;
+  if (typeof token !== 'string')
+    return { type: type ?? null, fingerprint: token.fingerprint, jwt: null };
   const decoded = decodeUnverified(token);
   return {
-    type,
+    type: type ?? null,
     fingerprint: fingerprint(token),
     jwt: decoded ? { verified, ...decoded } : null,
     ...(options.includeTokens && { value: token }),
@@ -212,11 +257,11 @@ function loggedIssuedToken(request: CapturedRequest, options: EntryOptions): Log
 function outcome(request: CapturedRequest): RequestOutcome {
   const { statusCode: status, error } = request;
   if (request.unanswered !== undefined) return { status, detail: request.unanswered };
-  if (!error) return { status };
+  if (error === undefined) return { status };
   return {
     status,
-    error: error.error,
-    errorDescription: error.description,
-    ...(error.detail !== undefined && { detail: error.detail }),
+    error,
+    errorDescription: request.errorDescription ?? '',
+    ...(request.errorDetail !== undefined && { detail: request.errorDetail }),
   };
 }
