@@ -57,25 +57,23 @@ export function parseForm(body: Buffer): FormParameters {
   if (!isUtf8(body)) throw new InvalidRequestError('request body is not valid UTF-8');
   const parameters = new FormParameters();
   const { length } = body;
-  let start = 0;
-  let separator = -1;
-  for (let index = 0; index <= length; index += 1) {
-    const byte = index < length ? body[index] : AMPERSAND;
-    if (byte === EQUALS && separator === -1) {
-      separator = index;
-    } else if (byte === AMPERSAND) {
-      if (index > start) {
-        const nameEnd = separator === -1 ? index : separator;
-        const name = decodeFormComponent(body.toString('utf8', start, nameEnd), undefined);
-        const value =
-          separator === -1
-            ? ''
-            : decodeFormComponent(body.toString('utf8', separator + 1, index), name);
-        if (name !== '' && value !== '') parameters.add(name, value);
-      }
-      start = index + 1;
-      separator = -1;
+  // The next `=` at or after `start`, or -1 when there is none; searched again only once passed,
+  // so that a body of many pairs without `=` is still read in one pass.
+  let nextEquals = -2;
+  for (let start = 0; start <= length; ) {
+    let end = body.indexOf(AMPERSAND, start);
+    if (end === -1) end = length;
+    if (end > start) {
+      if (nextEquals !== -1 && nextEquals < start) nextEquals = body.indexOf(EQUALS, start);
+      const separator = nextEquals !== -1 && nextEquals < end ? nextEquals : end;
+      const name = decodeFormComponent(body.toString('utf8', start, separator), undefined);
+      const value =
+        separator === end
+          ? ''
+          : decodeFormComponent(body.toString('utf8', separator + 1, end), name);
+      if (name !== '' && value !== '') parameters.add(name, value);
     }
+    start = end + 1;
   }
   return parameters;
 }
