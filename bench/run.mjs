@@ -1,9 +1,10 @@
 // Benchmark harness behind `npm run bench`: loads a bare node:http server and the built CLI side
 // by side with autocannon from this process, measures startup, and prints Markdown tables.
 // Usage: node bench/run.mjs [--duration seconds] [--connections n] [--runs n] [--only text]
-//        [--memory]
+//        [--memory | --floor]
 // `--only` keeps the scenarios whose name contains the text; `--memory` runs bench/memory.mjs
-// instead. On Linux with two or more CPUs the servers run on CPU 0 and autocannon on CPU 1.
+// and `--floor` bench/floor.mjs instead. On Linux with two or more CPUs the servers run on
+// CPU 0 and autocannon on CPU 1.
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
@@ -23,6 +24,7 @@ const { values: options } = parseArgs({
     connections: { type: 'string', default: '50' },
     runs: { type: 'string', default: '10' },
     memory: { type: 'boolean', default: false },
+    floor: { type: 'boolean', default: false },
     only: { type: 'string' },
   },
 });
@@ -30,6 +32,10 @@ const { values: options } = parseArgs({
 const placement = pinLoadGenerator();
 if (options.memory) {
   await import('./memory.mjs');
+  process.exit(0);
+}
+if (options.floor) {
+  await import('./floor.mjs');
   process.exit(0);
 }
 

@@ -43,7 +43,7 @@ export function pinLoadGenerator() {
  * names the URL it listens on.
  * @returns {Promise<{ child: import('node:child_process').ChildProcess, url: string }>}
  */
-function startListener(args) {
+export function startListener(args) {
   return new Promise((resolve, reject) => {
     const [command, commandArgs] =
       SERVER_CPU === undefined
@@ -77,6 +77,17 @@ export async function stop(child) {
   child.kill('SIGTERM');
   await exited;
 }
+
+/** CPU time a running process has used, user and system, in microseconds (Linux only). */
+export function cpuMicroseconds(pid) {
+  // Fields 14 and 15 of /proc/<pid>/stat, counted after the parenthesised command name.
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1e6) / CLOCK_TICKS_PER_SECOND;
+}
+
+/** Linux reports process CPU times in clock ticks, 100 a second on every common platform. */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 /** Resident set size of a running process in MiB, read from /proc (Linux only). */
 export function residentMiB(pid) {
