@@ -97,7 +97,10 @@ function buildProgram(): Command {
         .argParser(parseChoice(LOG_LEVELS)),
     )
     .addOption(
-      new Option('--admin-token <token>', 'Bearer token required on /log').env('MTES_ADMIN_TOKEN'),
+      new Option(
+        '--admin-token <token>',
+        'Bearer token required on /log and every /admin route',
+      ).env('MTES_ADMIN_TOKEN'),
     )
     .addOption(
       new Option(
