@@ -126,6 +126,27 @@ async function startCli(args: string[], env: Record<string, string> = {}): Promi
   return { ...cli, url, tokenUrl: `${url}/oauth2/token` };
 }
 
+/**
+ * Waits until the CLI's standard output contains `text`. pino writes log lines on its own,
+ * asynchronously, so they can reach the output after the banner that the CLI writes itself.
+ */
+async function outputContains(cli: CliProcess, text: string): Promise<string> {
+  const deadline = Date.now() + PROCESS_TIMEOUT_MS;
+  while (!cli.stdout().includes(text)) {
+    if (Date.now() > deadline) throw new Error(`CLI did not write ${text}: ${cli.stdout()}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return cli.stdout();
+}
+
+/**
+ * Waits for the startup log line that Fastify writes once listening. Lines go out in the order
+ * they are logged, so every startup warning is in the output by then.
+ */
+function startupLogged(cli: CliProcess): Promise<string> {
+  return outputContains(cli, '"msg":"Server listening at');
+}
+
 async function stop(cli: CliProcess, signal: NodeJS.Signals): Promise<Exit> {
   cli.child.kill(signal);
   return Promise.race([cli.exited, timeout(PROCESS_TIMEOUT_MS, `CLI ignored ${signal}`)]);
@@ -195,7 +216,7 @@ describe('CLI server', () => {
   it('warns about open client registry', async () => {
     const cli = await startCli([]);
 
-    const warnings = logLines(cli.stdout()).filter((line) => line.level === 40);
+    const warnings = logLines(await startupLogged(cli)).filter((line) => line.level === 40);
 
     expect(warnings.map((line) => line.msg)).toContain(
       'no clients configured: any client id and secret is accepted',
@@ -210,7 +231,7 @@ describe('CLI server', () => {
     const cli = await startCli(['--config', path]);
     await exchange(cli);
 
-    const messages = logLines(cli.stdout()).map((line) => line.msg);
+    const messages = logLines(await startupLogged(cli)).map((line) => line.msg);
 
     expect(messages).not.toContain('no clients configured: any client id and secret is accepted');
   });
@@ -444,7 +465,7 @@ describe('CLI unsafe token flag', () => {
     const log = await (await fetch(`${cli.url}/log`)).text();
 
     expect(log).not.toContain(token.access_token);
-    expect(cli.stdout()).not.toContain('unsafeIncludeTokens is on');
+    expect(await startupLogged(cli)).not.toContain('unsafeIncludeTokens is on');
   });
 
   it('env value true turns it on', async () => {
@@ -454,7 +475,7 @@ describe('CLI unsafe token flag', () => {
     const log = await (await fetch(`${cli.url}/log`)).text();
 
     expect(log).toContain(token.access_token);
-    expect(cli.stdout()).toContain('unsafeIncludeTokens is on');
+    expect(await startupLogged(cli)).toContain('unsafeIncludeTokens is on');
   });
 
   it('unknown env value exits 2', async () => {
