@@ -719,6 +719,19 @@ describe('request log bound', () => {
     expect(built).toEqual(['e1', 'e2']);
   });
 
+  it('ring buffer leaves out an entry that cannot be built', () => {
+    const log = new RequestLog(3);
+    log.add(entry('e0'));
+    log.add(() => {
+      throw new Error('cannot build');
+    });
+    log.add(() => entry('e2'));
+
+    expect(log.entries().map((item) => item.id)).toEqual(['e0', 'e2']);
+    expect(log.entries().map((item) => item.id)).toEqual(['e0', 'e2']);
+    expect(log.size).toBe(3);
+  });
+
   it.each([0, -1, 1.5, Number.NaN])('ring buffer rejects capacity %s', (capacity) => {
     expect(() => new RequestLog(capacity)).toThrow(RangeError);
   });

@@ -170,6 +170,17 @@ describe('token endpoint form decoding', () => {
     });
     await expectOAuthError(response, 400, 'invalid_request', 'request body is not valid UTF-8');
   });
+
+  it('ignores a leading byte order mark', async () => {
+    const { tokenUrl } = await startServer();
+    const body = Buffer.concat([Buffer.of(0xef, 0xbb, 0xbf), Buffer.from(RAW_BASE)]);
+    const response = await fetch(tokenUrl, {
+      method: 'POST',
+      headers: { 'content-type': FORM },
+      body,
+    });
+    await expectTokenResponse(response);
+  });
 });
 
 describe('token endpoint empty parameters', () => {

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authenticateClient, claimedClient } from '../client-auth/authenticate.js';
 import { checkGrantType } from '../client-auth/client-policy.js';
 import type { ServerContext } from '../context.js';
@@ -47,9 +47,13 @@ export async function tokenEndpoint(
 ): Promise<void> {
   deps.endpoints.add('token_endpoint', TOKEN_PATH);
   acceptRawBodies(app);
-  const entryOptions: EntryOptions = {
-    includeTokens: deps.config.requestLog.unsafeIncludeTokens,
-    maxTargets: deps.config.maxTargets,
+  const recording: Recording = {
+    deps,
+    options: {
+      includeTokens: deps.config.requestLog.unsafeIncludeTokens,
+      maxTargets: deps.config.maxTargets,
+    },
+    log: app.log,
   };
 
   // Requests that a `hang` or `delay` rule keeps open would keep server.close() waiting until their
@@ -84,7 +88,7 @@ export async function tokenEndpoint(
       closing: closing.signal,
       recordUnanswered: (detail) => {
         if (state) state.unanswered = detail;
-        recordRequest(request, 0, deps, entryOptions);
+        recordRequest(request, 0, recording);
       },
     });
   }
@@ -99,7 +103,7 @@ export async function tokenEndpoint(
   app.addHook('onSend', (request, reply, payload, done) => {
     if (request.method === 'POST' && request.tokenRequest) {
       try {
-        recordRequest(request, reply.statusCode, deps, entryOptions);
+        recordRequest(request, reply.statusCode, recording);
       } catch (error) {
         // The response is already decided; a failure to log it must not change it.
         request.log.error({ err: error }, 'request log entry could not be recorded');
@@ -150,11 +154,18 @@ export async function tokenEndpoint(
 }
 
 /** Adds the request to the request log; `statusCode` is 0 for a request that got no response. */
+/** What recording a token request needs from its endpoint. */
+interface Recording {
+  deps: ServerContext;
+  options: EntryOptions;
+  /** The server log, which outlives the request; a request's own logger would keep it alive. */
+  log: FastifyBaseLogger;
+}
+
 function recordRequest(
   request: FastifyRequest,
   statusCode: number,
-  deps: ServerContext,
-  options: EntryOptions,
+  { deps, options, log }: Recording,
 ): void {
   const state = request.tokenRequest;
   // A reply that fails while being sent goes through the error handler and onSend again; the
@@ -175,7 +186,14 @@ function recordRequest(
   const captured = captureRequest(request.id, statusCode, state, options);
   // The entry is built when the log is read, not on the request's path: most entries are
   // evicted unread under load, and decoding and fingerprinting tokens is much of an entry's cost.
-  deps.requestLog.add(() => buildEntry(captured, options));
+  deps.requestLog.add(() => {
+    try {
+      return buildEntry(captured, options);
+    } catch (error) {
+      log.error({ err: error, reqId: captured.id }, 'request log entry could not be built');
+      throw error;
+    }
+  });
   const counted = countedExchange(statusCode, state, options.maxTargets);
   if (counted) deps.counters.record(counted);
 }

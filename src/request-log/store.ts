@@ -55,7 +55,7 @@ export class RequestLog {
 
   /**
    * Adds an entry. A function is called, once, when the entry is first read, so an entry that is
-   * evicted unread costs only its capture.
+   * evicted unread costs only its capture. If the function throws, the entry is left out.
    */
   add(entry: PendingEntry): void {
     if (this.#size < this.capacity) {
@@ -75,7 +75,12 @@ export class RequestLog {
       const slot = (this.#start + i) % this.capacity;
       let entry = this.#entries[slot];
       if (typeof entry === 'function') {
-        entry = entry();
+        // An entry that cannot be built is left out rather than failing every later read.
+        try {
+          entry = entry();
+        } catch {
+          entry = undefined;
+        }
         this.#entries[slot] = entry;
       }
       if (entry) result.push(entry);
