@@ -195,7 +195,8 @@ export function countedExchange(
   state: TokenRequestState,
   maxTargets: number,
 ): CountedExchange | undefined {
-  if (statusCode !== 200 || state.error || state.unanswered !== undefined) return undefined;
+  // A `response` rule can answer 200 with a body of its own; only an issued token counts.
+  if (statusCode !== 200 || state.error || state.issuedToken === undefined) return undefined;
   const subjectToken = state.parameters?.all('subject_token')[0];
   const subject =
     subjectToken === undefined ? undefined : decodeUnverified(subjectToken)?.claims.sub;
