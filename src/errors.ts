@@ -98,12 +98,21 @@ export class UnsupportedResponseTypeError extends OAuthError {
   }
 }
 
-/** RFC 6750 §3.1: a missing or wrong bearer token on a protected route. */
+/** RFC 6750 §3.1: a wrong or malformed bearer token on a protected route. */
 export class InvalidTokenError extends OAuthError {
   constructor(description: string, options?: OAuthErrorOptions) {
     super('invalid_token', 401, description, options);
   }
 }
+
+/**
+ * RFC 6750 §3.1: a request to a protected route without credentials, or with an authentication
+ * scheme other than Bearer. Its `WWW-Authenticate` challenge carries no `error` attribute, as
+ * RFC 6750 §3.1 recommends. The JSON body still has `error: "invalid_token"`, because RFC 6750 §3
+ * defines error codes only as attributes of the challenge and every error body of this server is
+ * an RFC 6749 §5.2 object.
+ */
+export class MissingBearerTokenError extends InvalidTokenError {}
 
 /** A request for a route that exists, with a method it does not serve. */
 export class MethodNotAllowedError extends OAuthError {

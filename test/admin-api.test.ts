@@ -11,6 +11,7 @@ import {
   UNSIGNED_USER_JWT,
   unsignedJwt,
 } from './helpers.js';
+import { sendRawRequest } from './raw-request.js';
 import { SIGNING_KEYS_FILE } from './subject-tokens.js';
 import { expectOAuthError, expectTokenResponse, readJson } from './token-assertions.js';
 
@@ -370,6 +371,115 @@ describe('control API routing', () => {
   });
 });
 
+describe('empty JSON bodies on control API', () => {
+  const FROZEN_ISO = '2026-01-01T00:00:00.000Z';
+  const KEPT_RULE = { id: 'kept', action: { type: 'close' } } as const;
+
+  /** Ways of sending a request without body content, each named for the test title. */
+  const framings: Array<
+    [string, (url: string, method: string, path: string) => Promise<Response>]
+  > = [
+    ['no body', (url, method, path) => sendRawRequest(url, method, path, [])],
+    [
+      'JSON type without length',
+      (url, method, path) => sendRawRequest(url, method, path, ['Content-Type: application/json']),
+    ],
+    [
+      'JSON type with length 0',
+      (url, method, path) =>
+        sendRawRequest(url, method, path, ['Content-Type: application/json', 'Content-Length: 0']),
+    ],
+    [
+      'empty chunked JSON',
+      (url, method, path) =>
+        sendRawRequest(
+          url,
+          method,
+          path,
+          ['Content-Type: application/json; charset=utf-8', 'Transfer-Encoding: chunked'],
+          '0\r\n\r\n',
+        ),
+    ],
+    [
+      'fetch with empty string',
+      (url, method, path) =>
+        fetch(`${url}${path}`, {
+          method,
+          headers: { 'content-type': 'application/json' },
+          body: '',
+        }),
+    ],
+  ];
+
+  const routes: Array<[string, string, number, unknown]> = [
+    ['POST', '/admin/clock/freeze', 200, { now: FROZEN_ISO, frozen: true }],
+    ['POST', '/admin/clock/release', 200, { now: FROZEN_ISO, frozen: false }],
+    [
+      'POST',
+      '/admin/reset',
+      200,
+      {
+        rules: [{ ...KEPT_RULE, match: {}, fired: 0 }],
+        clock: { now: FROZEN_ISO, frozen: false },
+        removedLogEntries: 0,
+      },
+    ],
+    [
+      'POST',
+      '/admin/clock/advance',
+      400,
+      { error: 'invalid_request', error_description: 'seconds: is required' },
+    ],
+    [
+      'POST',
+      '/admin/rules',
+      400,
+      { error: 'invalid_request', error_description: 'action: is required' },
+    ],
+    [
+      'PUT',
+      '/admin/rules/kept',
+      400,
+      { error: 'invalid_request', error_description: 'action: is required' },
+    ],
+  ];
+
+  for (const [method, path, status, expected] of routes) {
+    for (const [framing, send] of framings) {
+      it(`${method} ${path} with ${framing}`, async () => {
+        const { url } = await startServer({ rules: [KEPT_RULE] });
+        const response = await send(url, method, path);
+        expect(response.status).toBe(status);
+        expect(await readJson(response)).toEqual(expected);
+      });
+    }
+  }
+
+  it('reset ignores empty form body', async () => {
+    const { url } = await startServer();
+    const response = await sendRawRequest(url, 'POST', '/admin/reset', [
+      'Content-Type: application/x-www-form-urlencoded',
+      'Content-Length: 0',
+    ]);
+    expect(response.status).toBe(200);
+    expect(await readJson(response)).toEqual({
+      rules: [],
+      clock: { now: FROZEN_ISO, frozen: false },
+      removedLogEntries: 0,
+    });
+  });
+
+  it('whitespace-only JSON body is rejected', async () => {
+    const { url } = await startServer();
+    const response = await fetch(`${url}/admin/clock/freeze`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: ' ',
+    });
+    await expectOAuthError(response, 400, 'invalid_request', 'request body is not valid JSON');
+  });
+});
+
 describe('reset over HTTP', () => {
   it('removes added rule', async () => {
     const { url, tokenUrl } = await startServer();
@@ -570,8 +680,9 @@ describe('admin token on control API', () => {
     it(`${method} ${path} requires token`, async () => {
       const { url } = await startServer({ adminToken: ADMIN_TOKEN });
       const response = await adminRequest(url, method, path, body);
+      // RFC 6750 §3.1: a request without credentials gets a challenge without an error code.
       expect(response.headers.get('www-authenticate')).toBe(
-        'Bearer realm="mock-token-exchange-server", error="invalid_token"',
+        'Bearer realm="mock-token-exchange-server"',
       );
       await expectOAuthError(
         response,
@@ -596,7 +707,43 @@ describe('admin token on control API', () => {
     const response = await adminRequest(url, 'POST', '/admin/reset', undefined, {
       authorization: 'Bearer wrong',
     });
+    expect(response.headers.get('www-authenticate')).toBe(
+      'Bearer realm="mock-token-exchange-server", error="invalid_token"',
+    );
     await expectOAuthError(response, 401, 'invalid_token', 'the admin token is not valid');
+  });
+
+  it('rejects Basic credentials without error code', async () => {
+    const { url } = await startServer({ adminToken: ADMIN_TOKEN });
+    const basic = `Basic ${Buffer.from(`admin:${ADMIN_TOKEN}`).toString('base64')}`;
+    const response = await adminRequest(url, 'GET', '/admin/rules', undefined, {
+      authorization: basic,
+    });
+    expect(response.headers.get('www-authenticate')).toBe(
+      'Bearer realm="mock-token-exchange-server"',
+    );
+    await expectOAuthError(
+      response,
+      401,
+      'invalid_token',
+      'the admin token is required as a Bearer token',
+    );
+  });
+
+  it('rejects malformed Bearer header with error code', async () => {
+    const { url } = await startServer({ adminToken: ADMIN_TOKEN });
+    const response = await adminRequest(url, 'GET', '/admin/rules', undefined, {
+      authorization: `Bearer ${ADMIN_TOKEN} ${ADMIN_TOKEN}`,
+    });
+    expect(response.headers.get('www-authenticate')).toBe(
+      'Bearer realm="mock-token-exchange-server", error="invalid_token"',
+    );
+    await expectOAuthError(
+      response,
+      401,
+      'invalid_token',
+      'the admin token is required as a Bearer token',
+    );
   });
 
   it('warns when control API is open', async () => {

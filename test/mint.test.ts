@@ -22,6 +22,7 @@ import {
   startServer,
   TOKEN_EXCHANGE,
 } from './helpers.js';
+import { sendRawRequest } from './raw-request.js';
 import { expectOAuthError, expectTokenResponse, readJson } from './token-assertions.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -268,8 +269,9 @@ describe('POST /admin/tokens admin token', () => {
 
     const response = await postMint(url, { sub: 'user-123' });
 
+    // RFC 6750 §3.1: a request without credentials gets a challenge without an error code.
     expect(response.headers.get('www-authenticate')).toBe(
-      'Bearer realm="mock-token-exchange-server", error="invalid_token"',
+      'Bearer realm="mock-token-exchange-server"',
     );
     await expectOAuthError(
       response,
@@ -288,6 +290,9 @@ describe('POST /admin/tokens admin token', () => {
       { authorization: 'Bearer not-the-admin-token' },
     );
 
+    expect(response.headers.get('www-authenticate')).toBe(
+      'Bearer realm="mock-token-exchange-server", error="invalid_token"',
+    );
     await expectOAuthError(response, 401, 'invalid_token', 'the admin token is not valid');
   });
 
@@ -396,6 +401,44 @@ describe('POST /admin/tokens validation', () => {
       'invalid_request',
       'request body must be application/json',
     );
+  });
+
+  // A request without body content gets the same error however it is framed.
+  const emptyFramings: Array<[string, string[]]> = [
+    ['no body', []],
+    ['JSON type without length', ['Content-Type: application/json']],
+    ['JSON type with length 0', ['Content-Type: application/json', 'Content-Length: 0']],
+    [
+      'form type with length 0',
+      ['Content-Type: application/x-www-form-urlencoded', 'Content-Length: 0'],
+    ],
+  ];
+
+  for (const [name, headerLines] of emptyFramings) {
+    it(`rejects ${name}`, async () => {
+      const { url } = await startSigningServer();
+
+      const response = await sendRawRequest(url, 'POST', '/admin/tokens', headerLines);
+
+      await expectOAuthError(
+        response,
+        400,
+        'invalid_request',
+        'request body must be a JSON object',
+      );
+    });
+  }
+
+  it('rejects empty string body', async () => {
+    const { url } = await startSigningServer();
+
+    const response = await fetch(`${url}/admin/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '',
+    });
+
+    await expectOAuthError(response, 400, 'invalid_request', 'request body must be a JSON object');
   });
 
   it('rejects malformed JSON', async () => {

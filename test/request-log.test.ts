@@ -739,6 +739,9 @@ describe('request log bound', () => {
 
 describe('request log admin token', () => {
   const challenge = 'Bearer realm="mock-token-exchange-server", error="invalid_token"';
+  // RFC 6750 §3.1: a request without credentials, or with another scheme, gets a challenge
+  // without an error code.
+  const bareChallenge = 'Bearer realm="mock-token-exchange-server"';
 
   it.each(['GET', 'DELETE'])('%s without token rejected', async (method) => {
     const server = await startServer({ adminToken: 'adm-secret' });
@@ -746,7 +749,7 @@ describe('request log admin token', () => {
     const response = await fetch(`${server.url}/log`, { method });
 
     expect(response.status).toBe(401);
-    expect(response.headers.get('www-authenticate')).toBe(challenge);
+    expect(response.headers.get('www-authenticate')).toBe(bareChallenge);
     expect(await response.json()).toEqual({
       error: 'invalid_token',
       error_description: 'the admin token is required as a Bearer token',
@@ -777,8 +780,41 @@ describe('request log admin token', () => {
     });
 
     expect(response.status).toBe(401);
-    expect(response.headers.get('www-authenticate')).toBe(challenge);
+    expect(response.headers.get('www-authenticate')).toBe(bareChallenge);
+    expect(await response.json()).toEqual({
+      error: 'invalid_token',
+      error_description: 'the admin token is required as a Bearer token',
+    });
   });
+
+  it('token without scheme rejected', async () => {
+    const server = await startServer({ adminToken: 'adm-secret' });
+
+    const response = await getLog(server.url, '', { authorization: 'adm-secret' });
+
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toBe(bareChallenge);
+    expect(await response.json()).toEqual({
+      error: 'invalid_token',
+      error_description: 'the admin token is required as a Bearer token',
+    });
+  });
+
+  it.each(['Bearer', 'Bearer adm-secret adm-secret'])(
+    'malformed header %j rejected',
+    async (authorization) => {
+      const server = await startServer({ adminToken: 'adm-secret' });
+
+      const response = await getLog(server.url, '', { authorization });
+
+      expect(response.status).toBe(401);
+      expect(response.headers.get('www-authenticate')).toBe(challenge);
+      expect(await response.json()).toEqual({
+        error: 'invalid_token',
+        error_description: 'the admin token is required as a Bearer token',
+      });
+    },
+  );
 
   it('GET with token allowed', async () => {
     const server = await startServer({ adminToken: 'adm-secret' });

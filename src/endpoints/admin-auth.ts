@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { secretsEqual } from '../client-auth/authenticate.js';
-import { InvalidTokenError } from '../errors.js';
+import { InvalidTokenError, MissingBearerTokenError } from '../errors.js';
 
 /**
  * Builds a hook that requires `Authorization: Bearer <adminToken>` (RFC 6750 §2.1) when an
@@ -9,10 +9,23 @@ import { InvalidTokenError } from '../errors.js';
 export function requireAdminToken(adminToken: string | undefined) {
   return async (request: FastifyRequest): Promise<void> => {
     if (adminToken === undefined) return;
-    const match = /^Bearer +(\S+) *$/i.exec(request.headers.authorization ?? '');
+    const authorization = request.headers.authorization ?? '';
+    // RFC 9110 §11.4: credentials start with the auth scheme, which §11.1 makes
+    // case-insensitive.
+    const scheme = authorization.trim().split(/\s/, 1)[0] ?? '';
+    if (scheme.toLowerCase() !== 'bearer') {
+      // The scheme is not logged, because a header without a scheme starts with the secret.
+      throw new MissingBearerTokenError('the admin token is required as a Bearer token', {
+        detail:
+          authorization.trim() === ''
+            ? 'the Authorization header is missing or empty'
+            : 'the Authorization header does not use the Bearer scheme',
+      });
+    }
+    const match = /^Bearer +(\S+) *$/i.exec(authorization);
     if (!match) {
       throw new InvalidTokenError('the admin token is required as a Bearer token', {
-        detail: 'the request has no Authorization: Bearer header',
+        detail: 'the Authorization: Bearer header does not carry exactly one token',
       });
     }
     if (!secretsEqual(match[1] ?? '', adminToken)) {

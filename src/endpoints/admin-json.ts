@@ -7,9 +7,11 @@ import { truncate } from '../grants/targets.js';
  * Adds a hook that rejects a request body that is not `application/json`. It runs before the
  * body is parsed, so that a form or text body gets a precise error instead of Fastify's
  * unsupported media type error. Requests without a body pass, so `curl -X POST` works on
- * routes whose body is optional.
+ * routes whose body is optional. A zero-length body of any type, such as an empty
+ * `application/json` body, is parsed to `undefined` as if the request had no body.
  */
 export function requireJsonBodies(app: FastifyInstance): void {
+  parseEmptyBodiesAsAbsent(app);
   app.addHook('onRequest', async (request) => {
     const length = request.headers['content-length'];
     const hasBody =
@@ -26,11 +28,43 @@ export function requireJsonBodies(app: FastifyInstance): void {
 }
 
 /**
+ * Replaces the body parsers of the calling plugin scope so that a zero-length body parses to
+ * `undefined` whatever its `Content-Type`, and the route treats it as a request without a body.
+ * Fastify's own parsers reject such a body: `FST_ERR_CTP_EMPTY_JSON_BODY` for JSON, and the
+ * unsupported media type error for a type without a parser. A non-empty JSON body goes to
+ * Fastify's JSON parser with the server's prototype poisoning settings.
+ */
+function parseEmptyBodiesAsAbsent(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser(
+    app.initialConfig.onProtoPoisoning ?? 'error',
+    app.initialConfig.onConstructorPoisoning ?? 'error',
+  );
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.length === 0) {
+      done(null, undefined);
+      return;
+    }
+    parseJson(request, text, done);
+  });
+  // The onRequest hook rejects every non-empty body of another type before parsing, so the error
+  // below only guards against a body that gets past the hook.
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => {
+    if (body.length === 0) {
+      done(null, undefined);
+      return;
+    }
+    done(new InvalidRequestError('request body must be application/json'), undefined);
+  });
+}
+
+/**
  * Returns the parsed JSON body as an object, or an empty object when the request had none.
  * @throws InvalidRequestError when the body is JSON but not an object.
  */
 export function objectBody(body: unknown): Record<string, unknown> {
-  if (body === undefined || body === '') return {};
+  if (body === undefined) return {};
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new InvalidRequestError('request body must be a JSON object');
   }

@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { InvalidRequestError } from '../errors.js';
-import { truncate } from '../grants/targets.js';
 import { resolveIssuer } from '../http/issuer.js';
 import {
   type MintedToken,
@@ -10,6 +9,7 @@ import {
   mintToken,
 } from '../tokens/mint.js';
 import { requireAdminToken } from './admin-auth.js';
+import { requireJsonBodies } from './admin-json.js';
 
 export const ADMIN_TOKENS_PATH = '/admin/tokens';
 
@@ -24,17 +24,7 @@ export async function adminTokensEndpoint(
   { server }: { server: ServerContext },
 ): Promise<void> {
   app.addHook('onRequest', requireAdminToken(server.config.adminToken));
-  // Checked before the body is parsed, so that a form or text body gets a precise error
-  // instead of Fastify's unsupported media type error.
-  app.addHook('onRequest', async (request) => {
-    if (request.method !== 'POST') return;
-    const contentType = request.headers['content-type'];
-    if (!isJsonContentType(contentType)) {
-      throw new InvalidRequestError('request body must be application/json', {
-        detail: `Content-Type was ${contentType === undefined ? 'missing' : JSON.stringify(truncate(contentType))}`,
-      });
-    }
-  });
+  requireJsonBodies(app);
 
   app.post(ADMIN_TOKENS_PATH, async (request, reply) => {
     const body = request.body;
@@ -59,10 +49,4 @@ export async function adminTokensEndpoint(
     const { token, claims, header } = minted;
     return reply.code(200).type('application/json; charset=utf-8').send({ token, claims, header });
   });
-}
-
-/** Returns true when a `Content-Type` header names `application/json`, parameters ignored. */
-function isJsonContentType(contentType: string | undefined): boolean {
-  const mediaType = contentType?.split(';', 1)[0]?.trim().toLowerCase();
-  return mediaType === 'application/json';
 }

@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import {
   InvalidRequestError,
   MethodNotAllowedError,
+  MissingBearerTokenError,
   NotFoundError,
   OAuthError,
   ServerError,
@@ -19,6 +20,10 @@ export function sanitizeErrorText(text: string): string {
 /** Builds the WWW-Authenticate challenge for an error that needs one, or `undefined`. */
 function challengeFor(error: OAuthError, realm: string): string | undefined {
   if (error.statusCode !== 401) return undefined;
+  if (error instanceof MissingBearerTokenError) {
+    // RFC 6750 §3.1: a request without credentials gets a challenge without error information.
+    return `Bearer realm="${realm}"`;
+  }
   if (error.error === 'invalid_token') {
     // RFC 6750 §3: the Bearer challenge names the error.
     return `Bearer realm="${realm}", error="invalid_token"`;
