@@ -1,7 +1,12 @@
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import type { JWK } from 'jose';
+import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../src/config/errors.js';
 import { createServer } from '../src/server.js';
 import { exchangeBody, postToken, startServer, TOKEN_EXCHANGE } from './helpers.js';
@@ -43,6 +48,23 @@ function openidDocument(
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: algorithms,
   };
+}
+
+let tempDirectory: string | undefined;
+
+afterEach(async () => {
+  if (tempDirectory !== undefined) await rm(tempDirectory, { recursive: true, force: true });
+  tempDirectory = undefined;
+});
+
+/** Writes a private JWKS containing the fixture keys with the given `kid`s, in that order. */
+async function writeKeysFile(kids: string[]): Promise<string> {
+  const fixture = JSON.parse(readFileSync(KEYS_FILE, 'utf8')) as { keys: JWK[] };
+  const keys = kids.map((kid) => fixture.keys.find((key) => key.kid === kid));
+  tempDirectory ??= await mkdtemp(join(tmpdir(), 'mtes-discovery-'));
+  const path = join(tempDirectory, 'keys.json');
+  await writeFile(path, JSON.stringify({ keys }), 'utf8');
+  return path;
 }
 
 async function fetchDocument(url: string): Promise<unknown> {
@@ -141,7 +163,25 @@ describe('metadata for a path-less issuer', () => {
 
     const document = (await fetchDocument(`${url}${OPENID_PATH}`)) as Record<string, unknown>;
 
-    expect(document.id_token_signing_alg_values_supported).toEqual(['EdDSA']);
+    expect(document.id_token_signing_alg_values_supported).toEqual(['RS256', 'EdDSA']);
+  });
+
+  it('ES256-only key file adds RS256', async () => {
+    const file = await writeKeysFile(['test-es256']);
+    const { url } = await startServer({ keys: { file } });
+
+    const document = await fetchDocument(`${url}${OPENID_PATH}`);
+
+    expect(document).toEqual(openidDocument(url, url, ['RS256', 'ES256']));
+  });
+
+  it('lists RS256 first and once', async () => {
+    const file = await writeKeysFile(['test-es256', 'test-rs256', 'test-eddsa', 'test-rs256-next']);
+    const { url } = await startServer({ keys: { file } });
+
+    const document = (await fetchDocument(`${url}${OPENID_PATH}`)) as Record<string, unknown>;
+
+    expect(document.id_token_signing_alg_values_supported).toEqual(['RS256', 'ES256', 'EdDSA']);
   });
 
   it('serves no issuer path forms', async () => {

@@ -107,7 +107,7 @@ const trustedIssuerSchema = z
   .strictObject({
     /** The `iss` claim of its tokens, compared exactly. */
     issuer: z.string().min(1),
-    /** URL of its JWKS. */
+    /** URL of its JWKS, fetched with a 5 s timeout. A JWKS larger than 1 MiB is rejected. */
     jwksUri: z.url().optional(),
     /** Path of a file holding its public JWKS. */
     jwksFile: z.string().min(1).optional(),

@@ -6,6 +6,9 @@ import { issuerPath, requestOrigin, resolveIssuer } from '../http/issuer.js';
 export const OAUTH_METADATA_PATH = '/.well-known/oauth-authorization-server';
 export const OPENID_CONFIGURATION_PATH = '/.well-known/openid-configuration';
 
+/** Algorithm that OpenID Connect Discovery 1.0 §3 requires in `id_token_signing_alg_values_supported`. */
+const REQUIRED_ID_TOKEN_ALGORITHM = 'RS256';
+
 /** Endpoints that authenticate clients, each with its RFC 8414 §2 `*_auth_methods_supported` member. */
 const AUTH_METHODS_MEMBERS: ReadonlyMap<string, string> = new Map([
   ['token_endpoint', 'token_endpoint_auth_methods_supported'],
@@ -93,18 +96,20 @@ function oauthMetadata(request: FastifyRequest, server: ServerContext): Record<s
 
 /**
  * Builds the OpenID Connect Discovery 1.0 §3 document: the RFC 8414 members plus the ones
- * OpenID Connect requires. The server issues no ID tokens, so the signing algorithms listed are
- * those of its keys, which sign its access tokens.
+ * OpenID Connect requires. The server issues no ID tokens, but §3 requires
+ * `id_token_signing_alg_values_supported` and RS256 in it, so that member lists RS256 followed
+ * by the other algorithms of the server's keys.
  */
 async function openidMetadata(
   request: FastifyRequest,
   server: ServerContext,
 ): Promise<Record<string, unknown>> {
   const metadata = oauthMetadata(request, server);
-  // NOTE: OpenID Connect Discovery 1.0 §3 requires RS256 in
-  // id_token_signing_alg_values_supported, which a key file without an RS256 key leaves out.
   const keys = await server.keys();
-  const algorithms = new Set(keys.publicJwks().keys.map((key) => key.alg));
+  const algorithms = new Set<string>([REQUIRED_ID_TOKEN_ALGORITHM]);
+  for (const key of keys.publicJwks().keys) {
+    if (key.alg !== undefined) algorithms.add(key.alg);
+  }
   return {
     ...metadata,
     subject_types_supported: ['public'],

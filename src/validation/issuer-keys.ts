@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import {
   createLocalJWKSet,
   createRemoteJWKSet,
+  customFetch,
   errors,
   importJWK,
   type JSONWebKeySet,
@@ -12,6 +13,7 @@ import { ConfigError } from '../config/errors.js';
 import type { Config } from '../config/schema.js';
 import type { ServerContext } from '../context.js';
 import type { KeyStore } from '../keys/keystore.js';
+import { fetchJwksWithLimit, JWKS_TIMEOUT_MS } from './jwks-fetch.js';
 import { quoted, TokenRejection } from './token-rejection.js';
 
 /** The verification keys of one issuer. */
@@ -30,7 +32,8 @@ const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
  * The key sets of the issuers a server trusts in `verify` mode: its own keys, and those of
  * `subjectTokens.trustedIssuers`. A JWKS file or inline key list is read once. A `jwksUri` gets
  * one jose remote key set for the server's life. That set caches the fetched keys and fetches
- * again when a `kid` is unknown (at most every 30 s) or the cache is older than 10 minutes.
+ * again when a `kid` is unknown (at most every 30 s) or the cache is older than 10 minutes. Each
+ * fetch is limited to 5 s and 1 MiB (`JWKS_TIMEOUT_MS` and `MAX_JWKS_BYTES` of `jwks-fetch.ts`).
  */
 export class IssuerKeys {
   readonly #server: ServerContext;
@@ -164,7 +167,10 @@ function localKeySet(issuer: string, jwks: JSONWebKeySet): IssuerKeySet {
 }
 
 function remoteKeySet(issuer: string, jwksUri: string): IssuerKeySet {
-  const remote = createRemoteJWKSet(new URL(jwksUri));
+  const remote = createRemoteJWKSet(new URL(jwksUri), {
+    timeoutDuration: JWKS_TIMEOUT_MS,
+    [customFetch]: fetchJwksWithLimit,
+  });
   const resolveKey: JWTVerifyGetKey = async (header, token) => {
     try {
       return await remote(header, token);
