@@ -34,13 +34,35 @@ afterAll(async () => {
   await Promise.all(temporaryDirectories.map((dir) => rm(dir, { recursive: true, force: true })));
 });
 
-/** Starts a server from a YAML config file, as `--config` reads it. */
-async function startFromYaml(yaml: string, extra: ServerOptions = {}): Promise<TestServer> {
+/** Writes a config file named `name` into a fresh directory and reads it as `--config` does. */
+async function readConfigText(name: string, text: string): Promise<ServerOptions> {
   const dir = await mkdtemp(join(tmpdir(), 'mtes-rules-'));
   temporaryDirectories.push(dir);
-  const file = join(dir, 'config.yaml');
-  await writeFile(file, yaml);
-  return startServer({ ...(await readConfigFile(file)), ...extra });
+  const file = join(dir, name);
+  await writeFile(file, text);
+  return readConfigFile(file);
+}
+
+/** Starts a server from a YAML config file, as `--config` reads it. */
+async function startFromYaml(yaml: string, extra: ServerOptions = {}): Promise<TestServer> {
+  return startServer({ ...(await readConfigText('config.yaml', yaml)), ...extra });
+}
+
+/** Sends a JSON request to the control API and returns the response. */
+function adminRequest(url: string, method: string, path: string, body?: unknown) {
+  return fetch(`${url}${path}`, {
+    method,
+    ...(body !== undefined && {
+      headers: { 'content-type': 'application/json' },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    }),
+  });
+}
+
+/** Builds an unsigned JWT whose claims are the JSON text `claims`, written as it is. */
+function unsignedJwtWithClaims(claims: string): string {
+  const encode = (text: string) => Buffer.from(text).toString('base64url');
+  return `${encode('{"alg":"none"}')}.${encode(claims)}.`;
 }
 
 /** Builds a rule that responds with 503 when `match` holds, so a matching request stands out. */
@@ -88,6 +110,99 @@ rules:
     await postToken(tokenUrl, exchangeBody());
 
     expect((await lastLogEntry(url)).rule).toBe('rule-2');
+  });
+});
+
+describe('automatic rule ids', () => {
+  const CLOSE = { type: 'close' } as const;
+  const STORED_RULE_1 = { id: 'rule-1', match: {}, action: CLOSE, fired: 0 };
+
+  /** Adds a rule without id over HTTP, which must succeed, and returns its body. */
+  async function addUnnamed(url: string): Promise<unknown> {
+    const response = await adminRequest(url, 'POST', '/admin/rules', { action: CLOSE });
+    expect(response.status).toBe(201);
+    return readJson(response);
+  }
+
+  const rejections: Array<{
+    name: string;
+    rules?: RuleInput[];
+    path: string;
+    body: unknown;
+    description: string;
+  }> = [
+    {
+      name: 'position past the end',
+      path: '/admin/rules?position=3',
+      body: { action: CLOSE },
+      description: 'position: must be at most 0, the number of rules',
+    },
+    {
+      name: 'malformed position',
+      path: '/admin/rules?position=x',
+      body: { action: CLOSE },
+      description: 'position: must be a whole number from 0',
+    },
+    {
+      name: 'invalid rule',
+      path: '/admin/rules',
+      body: { action: { type: 'explode' } },
+      description: 'action.type: must be one of error, response, delay, close, hang, modify',
+    },
+    {
+      name: 'taken id',
+      rules: [{ id: 'taken', match: { clientId: 'nobody' }, action: CLOSE }],
+      path: '/admin/rules',
+      body: { id: 'taken', action: CLOSE },
+      description: 'a rule with id taken already exists',
+    },
+  ];
+
+  for (const { name, rules = [], path, body, description } of rejections) {
+    it(`stay unused after ${name}`, async () => {
+      const { url } = await startServer({ rules });
+
+      const rejected = await adminRequest(url, 'POST', path, body);
+      await expectOAuthError(rejected, 400, 'invalid_request', description);
+
+      expect(await addUnnamed(url)).toEqual(STORED_RULE_1);
+    });
+  }
+
+  it('stay unused after full list', async () => {
+    const rules = Array.from({ length: 1000 }, (_, index) => ({
+      id: `configured-${index}`,
+      match: { clientId: 'nobody' },
+      action: CLOSE,
+    }));
+    const { url } = await startServer({ rules });
+
+    const rejected = await adminRequest(url, 'POST', '/admin/rules', { action: CLOSE });
+    await expectOAuthError(rejected, 400, 'invalid_request', 'at most 1000 rules are held');
+    const deleted = await adminRequest(url, 'DELETE', '/admin/rules/configured-0');
+    expect(deleted.status).toBe(200);
+
+    expect(await addUnnamed(url)).toEqual(STORED_RULE_1);
+  });
+
+  it('stay unused after rejected rules.add', async () => {
+    const { server } = await startServer();
+
+    expect(() => server.rules.add({ action: CLOSE }, 1)).toThrow(
+      'position: must be at most 0, the number of rules',
+    );
+
+    expect(server.rules.add({ action: CLOSE })).toEqual(STORED_RULE_1);
+  });
+
+  it('are not reused after delete and reset', async () => {
+    const { url } = await startServer();
+
+    expect(await addUnnamed(url)).toEqual(STORED_RULE_1);
+    expect((await adminRequest(url, 'DELETE', '/admin/rules/rule-1')).status).toBe(200);
+    expect((await adminRequest(url, 'POST', '/admin/reset')).status).toBe(200);
+
+    expect(await addUnnamed(url)).toEqual({ ...STORED_RULE_1, id: 'rule-2' });
   });
 });
 
@@ -539,6 +654,55 @@ rules:
     expect(body.expires_in).toBe(3600);
   });
 
+  const epochCases: Array<{ clock: string; iat: number; exp: number }> = [
+    { clock: '1970-01-01T00:00:00Z', iat: 0, exp: 0 },
+    { clock: '1970-01-01T00:00:10Z', iat: 0, exp: 0 },
+    { clock: '1970-01-01T00:16:40Z', iat: 0, exp: 700 },
+    { clock: '1970-01-01T01:06:40Z', iat: 100, exp: 3700 },
+    { clock: '2026-01-01T00:00:00Z', iat: FROZEN_SECONDS - 300 - 3600, exp: FROZEN_SECONDS - 300 },
+  ];
+
+  for (const { clock, iat, exp } of epochCases) {
+    it(`clamps expired JWT times at ${clock}`, async () => {
+      const { url, tokenUrl } = await startServer({
+        tokenFormat: 'jwt',
+        keys: { file: SIGNING_KEYS_FILE, activeKeyId: 'test-es256' },
+        rules: [{ action: { type: 'modify', expired: true } }],
+      });
+      const frozen = await adminRequest(url, 'POST', '/admin/clock/freeze', { time: clock });
+      expect(frozen.status).toBe(200);
+
+      const body = await expectTokenResponse(await postToken(tokenUrl, exchangeBody()));
+      const claims = decodeJwt(body.access_token as string);
+
+      expect(body).toEqual({
+        access_token: expect.any(String),
+        issued_token_type: ACCESS_TOKEN_TYPE,
+        token_type: 'Bearer',
+        expires_in: 0,
+        scope: 'mcp.tools.read mcp.tools.execute',
+      });
+      expect(claims.iat).toBe(iat);
+      expect(claims.exp).toBe(exp);
+      expect(await introspectBody(url, body.access_token as string)).toEqual({ active: false });
+    });
+  }
+
+  it('indexes epoch-expired opaque token', async () => {
+    const { url, tokenUrl } = await startServer({
+      rules: [{ action: { type: 'modify', expired: true } }],
+    });
+    const frozen = await adminRequest(url, 'POST', '/admin/clock/freeze', {
+      time: '1970-01-01T00:00:00Z',
+    });
+    expect(frozen.status).toBe(200);
+
+    const body = await expectTokenResponse(await postToken(tokenUrl, exchangeBody()));
+
+    expect(body.expires_in).toBe(0);
+    expect(await introspectBody(url, body.access_token as string)).toEqual({ active: false });
+  });
+
   it('issues wrong-audience JWT', async () => {
     const { tokenUrl } = await startFromYaml(badTokensYaml, {
       keys: { file: SIGNING_KEYS_FILE, activeKeyId: 'test-es256' },
@@ -747,5 +911,204 @@ describe('rule matching', () => {
     const entry = await lastLogEntry(url);
 
     expect(entry.rule).toBeNull();
+  });
+});
+
+describe('claims named __proto__', () => {
+  const PROTO_RULE_YAML = `
+rules:
+  - id: proto-claim
+    match:
+      claims: { __proto__: x }
+    action: { type: error, error: temporarily_unavailable, status: 503 }
+`;
+
+  const PROTO_RULE_JSON = JSON.stringify({
+    rules: [
+      {
+        id: 'proto-claim',
+        match: { claims: JSON.parse('{"__proto__":"x"}') },
+        action: { type: 'error', error: 'temporarily_unavailable', status: 503 },
+      },
+    ],
+  });
+
+  const PROTO_RULE_BODY =
+    '{"id":"proto-claim","match":{"claims":{"__proto__":"x"}},' +
+    '"action":{"type":"error","error":"temporarily_unavailable","status":503}}';
+
+  /** Subject tokens with whether the rule must fire for them. */
+  const subjects: Array<[string, string, boolean]> = [
+    ['own __proto__ x', '{"sub":"alice","__proto__":"x"}', true],
+    ['own __proto__ y', '{"sub":"alice","__proto__":"y"}', false],
+    ['own __proto__ object', '{"sub":"alice","__proto__":{"x":"x"}}', false],
+    ['no __proto__', '{"sub":"alice"}', false],
+    ['other claim x', '{"sub":"alice","proto":"x"}', false],
+  ];
+
+  /** Sends one exchange per subject token and checks that only the expected ones hit the rule. */
+  async function expectFiresOnlyForProtoX(tokenUrl: string): Promise<void> {
+    for (const [name, claims, fires] of subjects) {
+      const body = exchangeBody({ subject_token: unsignedJwtWithClaims(claims) });
+      const response = await postToken(tokenUrl, body);
+      expect({ name, status: response.status }).toEqual({ name, status: fires ? 503 : 200 });
+    }
+  }
+
+  it('match from YAML file', async () => {
+    const { tokenUrl } = await startFromYaml(PROTO_RULE_YAML);
+
+    await expectFiresOnlyForProtoX(tokenUrl);
+  });
+
+  it('match from JSON file', async () => {
+    const options = await readConfigText('config.json', PROTO_RULE_JSON);
+    const { tokenUrl } = await startServer(options);
+
+    await expectFiresOnlyForProtoX(tokenUrl);
+  });
+
+  it('match when added over HTTP', async () => {
+    const { url, tokenUrl } = await startServer();
+
+    const added = await adminRequest(url, 'POST', '/admin/rules', PROTO_RULE_BODY);
+
+    expect(added.status).toBe(201);
+    expect(await added.text()).toBe(
+      '{"id":"proto-claim","match":{"claims":{"__proto__":"x"}},' +
+        '"action":{"type":"error","error":"temporarily_unavailable","status":503},"fired":0}',
+    );
+    await expectFiresOnlyForProtoX(tokenUrl);
+  });
+
+  it('match when replaced over HTTP', async () => {
+    const { url, tokenUrl } = await startServer({
+      rules: [{ id: 'proto-claim', action: { type: 'delay', ms: 0 } }],
+    });
+
+    const replaced = await adminRequest(url, 'PUT', '/admin/rules/proto-claim', PROTO_RULE_BODY);
+
+    expect(replaced.status).toBe(200);
+    await expectFiresOnlyForProtoX(tokenUrl);
+  });
+
+  it('list as own member', async () => {
+    const { url } = await startFromYaml(PROTO_RULE_YAML);
+
+    const response = await adminRequest(url, 'GET', '/admin/rules/proto-claim');
+
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe(
+      '{"id":"proto-claim","match":{"claims":{"__proto__":"x"}},' +
+        '"action":{"type":"error","error":"temporarily_unavailable","status":503},"fired":0}',
+    );
+  });
+
+  it('reject invalid value in file', async () => {
+    const deep = `${'['.repeat(40)}${']'.repeat(40)}`;
+    const options = await readConfigText(
+      'config.json',
+      `{"rules":[{"match":{"claims":{"__proto__":${deep}}},"action":{"type":"close"}}]}`,
+    );
+
+    expect(() => createServer(options)).toThrow(
+      'invalid configuration:\n' +
+        'rules[0].match.claims.__proto__: must nest objects and arrays at most 32 levels deep ' +
+        `(received ${deep})`,
+    );
+  });
+
+  it('reject invalid value over HTTP', async () => {
+    const { url } = await startServer();
+    const deep = `${'['.repeat(40)}${']'.repeat(40)}`;
+
+    const response = await adminRequest(
+      url,
+      'POST',
+      '/admin/rules',
+      `{"match":{"claims":{"__proto__":${deep}}},"action":{"type":"close"}}`,
+    );
+
+    await expectOAuthError(
+      response,
+      400,
+      'invalid_request',
+      'match.claims.__proto__: must nest objects and arrays at most 32 levels deep',
+    );
+  });
+
+  it('stay unknown fields elsewhere', async () => {
+    const { url } = await startServer();
+
+    const response = await adminRequest(
+      url,
+      'POST',
+      '/admin/rules',
+      '{"__proto__":{"times":1},"match":{"__proto__":{}},"action":{"type":"close"}}',
+    );
+
+    await expectOAuthError(
+      response,
+      400,
+      'invalid_request',
+      'match.__proto__: unknown field; __proto__: unknown field',
+    );
+  });
+
+  it('reject header names in file', async () => {
+    const options = await readConfigText(
+      'config.yaml',
+      `
+rules:
+  - match: { headers: { __proto__: x } }
+    action: { type: error, error: slow_down, headers: { __proto__: x } }
+`,
+    );
+
+    expect(() => createServer(options)).toThrow(
+      'invalid configuration:\n' +
+        'rules[0].match.headers.__proto__: is not a header name that a rule can match or send ' +
+        '(received "x")\n' +
+        'rules[0].action.headers.__proto__: is not a header name that a rule can match or send ' +
+        '(received "x")',
+    );
+  });
+
+  it('reject header names over HTTP', async () => {
+    const { url } = await startServer();
+
+    const response = await adminRequest(
+      url,
+      'POST',
+      '/admin/rules',
+      '{"match":{"headers":{"__proto__":"x"}},"action":{"type":"close"}}',
+    );
+
+    await expectOAuthError(
+      response,
+      400,
+      'invalid_request',
+      'match.headers.__proto__: is not a header name that a rule can match or send',
+    );
+  });
+
+  it('add response member', async () => {
+    const { url, tokenUrl } = await startServer();
+    const added = await adminRequest(
+      url,
+      'POST',
+      '/admin/rules',
+      '{"action":{"type":"modify","expiresIn":"omit","addMembers":{"__proto__":"x"}}}',
+    );
+    expect(added.status).toBe(201);
+
+    const response = await postToken(tokenUrl, exchangeBody());
+
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe(
+      '{"access_token":"exchanged-53a23a852c28f3be-for-api://my-mcp-server",' +
+        `"issued_token_type":"${ACCESS_TOKEN_TYPE}","token_type":"Bearer",` +
+        '"scope":"mcp.tools.read mcp.tools.execute","__proto__":"x"}',
+    );
   });
 });

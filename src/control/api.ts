@@ -14,7 +14,7 @@ export type ListedRule = Rule & { fired: number };
 export interface RulesControl {
   /**
    * Validates and stores a rule, at the end or at `position` (0 is first). A rule without `id`
-   * gets `rule-N`.
+   * gets `rule-N`, numbered only when it is stored, so a rejected rule uses up no number.
    * @throws ControlInputError when the rule is invalid, its id is taken, the position is out of
    * range, or the store is full.
    */
@@ -88,7 +88,7 @@ function rulesControl(server: ServerContext): RulesControl {
   };
   return {
     add(input, position) {
-      const rule = store.withId(parseControlInput(ruleSchema, input));
+      const parsed = parseControlInput(ruleSchema, input);
       const count = store.list().length;
       if (position !== undefined && !(Number.isInteger(position) && position >= 0)) {
         throw new ControlInputError('position: must be a whole number from 0');
@@ -97,12 +97,11 @@ function rulesControl(server: ServerContext): RulesControl {
         throw new ControlInputError(`position: must be at most ${count}, the number of rules`);
       }
       try {
-        store.add(rule, position);
+        return listed(store.add(parsed, position), 0);
       } catch (error) {
         if (error instanceof RangeError) throw new ControlInputError(error.message);
         throw error;
       }
-      return listed(rule, 0);
     },
     replace(id, input) {
       const parsed = parseControlInput(ruleSchema, input);

@@ -7,6 +7,9 @@ export interface RuleState {
   fired: number;
 }
 
+/** A validated rule, which may still lack its id. */
+export type RuleWithOptionalId = Omit<Rule, 'id'> & { id?: string };
+
 /** Most rules held at once; each is small, so this bounds memory. */
 export const MAX_RULES = 1000;
 
@@ -40,13 +43,18 @@ export class RuleStore {
   }
 
   /**
-   * Appends a validated rule, or inserts it at `position`.
+   * Appends a validated rule, or inserts it at `position`, which the caller checks. A rule
+   * without `id` gets the next `rule-N` only once every check has passed, so a rejected rule
+   * uses up no number.
    * @throws RangeError when the id is taken or the store is full.
    */
-  add(rule: Rule, position?: number): Rule {
-    if (this.get(rule.id)) throw new RangeError(`a rule with id ${rule.id} already exists`);
+  add(parsed: RuleWithOptionalId, position?: number): Rule {
+    if (parsed.id !== undefined && this.get(parsed.id)) {
+      throw new RangeError(`a rule with id ${parsed.id} already exists`);
+    }
     if (this.#rules.length >= MAX_RULES)
       throw new RangeError(`at most ${MAX_RULES} rules are held`);
+    const rule = this.#withId(parsed);
     const state = { rule, fired: 0 };
     if (position === undefined) this.#rules.push(state);
     else this.#rules.splice(position, 0, state);
@@ -86,12 +94,8 @@ export class RuleStore {
     return undefined;
   }
 
-  /** Gives a parsed rule its id: the one it names, or a generated `rule-N`. */
-  withId(parsed: Omit<Rule, 'id'> & { id?: string }): Rule {
-    return this.#withId(parsed);
-  }
-
-  #withId(parsed: Omit<Rule, 'id'> & { id?: string }, taken?: ReadonlySet<string>): Rule {
+  /** Gives a parsed rule its id: the one it names, or the next free `rule-N`. */
+  #withId(parsed: RuleWithOptionalId, taken?: ReadonlySet<string>): Rule {
     if (parsed.id !== undefined) return parsed as Rule;
     const isTaken = (id: string) =>
       taken?.has(id) ||

@@ -36,7 +36,10 @@ export interface IssuedAccessToken {
 
 /** Changes a `modify` rule makes to the tokens issued while handling one request. */
 export interface IssueOverrides {
-  /** Issue a token whose `exp` is {@link EXPIRED_TOKEN_AGE} seconds in the past, with `expiresIn` 0. */
+  /**
+   * Issue a token whose `exp` is {@link EXPIRED_TOKEN_AGE} seconds in the past, with `expiresIn`
+   * 0. Near the epoch, `exp` and `iat` stop at 0 instead of going negative.
+   */
   expired?: boolean;
   /** Issue the token for this audience alone, instead of the requested targets. */
   audience?: string;
@@ -45,6 +48,8 @@ export interface IssueOverrides {
 /**
  * Seconds before the current time at which an expired token expires, chosen larger than a
  * clock-skew leeway of a minute or so. NOTE: a verifier whose leeway exceeds 300 s still accepts it.
+ * Near the epoch `exp` stops at 0, so there any leeway longer than the clock's seconds since the
+ * epoch accepts the token.
  */
 export const EXPIRED_TOKEN_AGE = 300;
 
@@ -72,8 +77,10 @@ export async function issueAccessToken(
 ): Promise<IssuedAccessToken> {
   const overrides = issueOverrides.getStore() ?? {};
   const now = server.nowSeconds();
-  const exp = overrides.expired ? now - EXPIRED_TOKEN_AGE : now + content.lifetime;
-  const iat = overrides.expired ? exp - content.lifetime : now;
+  // A NumericDate counts seconds from 1970-01-01 (RFC 7519 §2), so an expired token's times stop
+  // at 0 rather than name an earlier instant. `exp` stays at most `now`, so the token is expired.
+  const exp = overrides.expired ? Math.max(0, now - EXPIRED_TOKEN_AGE) : now + content.lifetime;
+  const iat = overrides.expired ? Math.max(0, exp - content.lifetime) : now;
   const expiresIn = overrides.expired ? 0 : content.lifetime;
   const audiences = overrides.audience !== undefined ? [overrides.audience] : content.audiences;
   const aud = audiences.length === 1 ? audiences[0] : [...audiences];
