@@ -9,9 +9,16 @@ import { truncate } from '../grants/targets.js';
  * unsupported media type error. Requests without a body pass, so `curl -X POST` works on
  * routes whose body is optional. A zero-length body of any type, such as an empty
  * `application/json` body, is parsed to `undefined` as if the request had no body.
+ *
+ * With `keepProtoMembers`, a member named `__proto__` is kept as JSON.parse keeps it, as an own
+ * member, where Fastify's parser rejects the body as prototype poisoning. Only a route whose
+ * schema never assigns such a member to an object may ask for it.
  */
-export function requireJsonBodies(app: FastifyInstance): void {
-  parseEmptyBodiesAsAbsent(app);
+export function requireJsonBodies(
+  app: FastifyInstance,
+  { keepProtoMembers = false }: { keepProtoMembers?: boolean } = {},
+): void {
+  parseEmptyBodiesAsAbsent(app, keepProtoMembers);
   app.addHook('onRequest', async (request) => {
     const length = request.headers['content-length'];
     const hasBody =
@@ -34,11 +41,13 @@ export function requireJsonBodies(app: FastifyInstance): void {
  * unsupported media type error for a type without a parser. A non-empty JSON body goes to
  * Fastify's JSON parser with the server's prototype poisoning settings.
  */
-function parseEmptyBodiesAsAbsent(app: FastifyInstance): void {
-  const parseJson = app.getDefaultJsonParser(
-    app.initialConfig.onProtoPoisoning ?? 'error',
-    app.initialConfig.onConstructorPoisoning ?? 'error',
-  );
+function parseEmptyBodiesAsAbsent(app: FastifyInstance, keepProtoMembers: boolean): void {
+  const parseJson = keepProtoMembers
+    ? app.getDefaultJsonParser('ignore', 'ignore')
+    : app.getDefaultJsonParser(
+        app.initialConfig.onProtoPoisoning ?? 'error',
+        app.initialConfig.onConstructorPoisoning ?? 'error',
+      );
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');

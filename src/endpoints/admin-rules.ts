@@ -36,8 +36,10 @@ export async function adminRulesEndpoint(
 ): Promise<void> {
   const control = createControlApi(server);
   app.addHook('onRequest', requireAdminToken(server.config.adminToken));
-  requireJsonBodies(app);
-  parseProtoMembers(app);
+  // A rule may match a claim named `__proto__`. The rule schema reports that name as an unknown
+  // field except as a map member, which it keeps as an own member, so nothing assigns it to a
+  // prototype.
+  requireJsonBodies(app, { keepProtoMembers: true });
 
   app.get(ADMIN_RULES_PATH, async () => ({ rules: control.rules.list() }));
 
@@ -86,26 +88,6 @@ export async function adminRulesEndpoint(
     handler: async () => {
       throw new MethodNotAllowedError(RULE_METHODS);
     },
-  });
-}
-
-/**
- * Replaces the JSON parser that `requireJsonBodies` set for this plugin scope with one that keeps
- * a member named `__proto__`, as JSON.parse does, because a rule may match a claim of that name.
- * Fastify's default parser rejects such a body as prototype poisoning. The rule schema reports
- * `__proto__` as an unknown field except as a map member, which it keeps as an own member, so
- * nothing assigns it to a prototype. A zero-length body still parses to `undefined`.
- */
-function parseProtoMembers(app: FastifyInstance): void {
-  const parseJson = app.getDefaultJsonParser('ignore', 'ignore');
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    const text = typeof body === 'string' ? body : body.toString('utf8');
-    if (text.length === 0) {
-      done(null, undefined);
-      return;
-    }
-    parseJson(request, text, done);
   });
 }
 
