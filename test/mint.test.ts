@@ -139,6 +139,15 @@ describe('POST /admin/tokens', () => {
     expect(body.claims.exp).toBe(NOW - 60);
   });
 
+  it('negative expiresIn stops exp at 0', async () => {
+    const { url } = await startSigningServer({ clock: { now: () => 10_000 } });
+
+    const body = await mint(url, { sub: 'user-123', expiresIn: -60 });
+
+    expect(body.claims.iat).toBe(10);
+    expect(body.claims.exp).toBe(0);
+  });
+
   it('claims replace registered claims', async () => {
     const { url } = await startSigningServer();
 

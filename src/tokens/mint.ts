@@ -134,7 +134,8 @@ export class MintOptionsError extends Error {
 /**
  * Signs a JWT for tests with the active key, or the key named by `kid`. The header is
  * `{alg, kid, typ}`. The claims are `iss`, `sub`, the optional claims given, `iat` from the
- * context's clock, `exp` = `iat` + `expiresIn`, and a random `jti`, then `claims` on top.
+ * context's clock, `exp` = `iat` + `expiresIn` but not below 0, and a random `jti`, then `claims`
+ * on top.
  * @throws MintOptionsError when an option is invalid or `kid` names no key.
  */
 export async function mintToken(
@@ -158,7 +159,9 @@ export async function mintToken(
     ...(parsed.act !== undefined && { act: parsed.act }),
     iat,
     ...(parsed.nbf !== undefined && { nbf: parsed.nbf }),
-    exp: iat + parsed.expiresIn,
+    // RFC 7519 §2: a NumericDate counts seconds from 1970; near then, an expired token's exp
+    // stops at 0, which is still not after iat.
+    exp: Math.max(0, iat + parsed.expiresIn),
     jti: randomUUID(),
     ...parsed.claims,
   };
