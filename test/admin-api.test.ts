@@ -401,6 +401,27 @@ describe('empty JSON bodies on control API', () => {
         ),
     ],
     [
+      'empty chunked text',
+      (url, method, path) =>
+        sendRawRequest(
+          url,
+          method,
+          path,
+          ['Content-Type: text/plain', 'Transfer-Encoding: chunked'],
+          '0\r\n\r\n',
+        ),
+    ],
+    [
+      'empty chunked, no type',
+      (url, method, path) =>
+        sendRawRequest(url, method, path, ['Transfer-Encoding: chunked'], '0\r\n\r\n'),
+    ],
+    [
+      'malformed type, length 0',
+      (url, method, path) =>
+        sendRawRequest(url, method, path, ['Content-Type: ;;;', 'Content-Length: 0']),
+    ],
+    [
       'fetch with empty string',
       (url, method, path) =>
         fetch(`${url}${path}`, {
@@ -467,6 +488,39 @@ describe('empty JSON bodies on control API', () => {
       clock: { now: FROZEN_ISO, frozen: false },
       removedLogEntries: 0,
     });
+  });
+
+  it('chunked text body is rejected', async () => {
+    const { url } = await startServer();
+    const response = await sendRawRequest(
+      url,
+      'POST',
+      '/admin/clock/freeze',
+      ['Content-Type: text/plain', 'Transfer-Encoding: chunked'],
+      '2\r\nhi\r\n0\r\n\r\n',
+    );
+    await expectOAuthError(
+      response,
+      400,
+      'invalid_request',
+      'request body must be application/json',
+    );
+  });
+
+  it('JSON body of invalid UTF-8 is rejected', async () => {
+    const { url } = await startServer();
+    const body = Buffer.concat([
+      Buffer.from('{"action":{"type":"close"},"match":{"claims":{"name":"Jos'),
+      Buffer.of(0xe9),
+      Buffer.from('"}}}'),
+    ]);
+    const response = await fetch(`${url}/admin/rules`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
+    await expectOAuthError(response, 400, 'invalid_request', 'request body is not valid UTF-8');
+    expect(await adminJson(url, 'GET', '/admin/rules')).toEqual({ rules: [] });
   });
 
   it('whitespace-only JSON body is rejected', async () => {
@@ -721,6 +775,24 @@ describe('admin token on control API', () => {
     });
     expect(response.headers.get('www-authenticate')).toBe(
       'Bearer realm="mock-token-exchange-server"',
+    );
+    await expectOAuthError(
+      response,
+      401,
+      'invalid_token',
+      'the admin token is required as a Bearer token',
+    );
+  });
+
+  it('rejects two Authorization headers', async () => {
+    const { url } = await startServer({ adminToken: ADMIN_TOKEN });
+    // Node.js keeps only the first header; the second would otherwise go unseen.
+    const response = await sendRawRequest(url, 'GET', '/admin/rules', [
+      `Authorization: Bearer ${ADMIN_TOKEN}`,
+      'Authorization: Bearer wrong',
+    ]);
+    expect(response.headers.get('www-authenticate')).toBe(
+      'Bearer realm="mock-token-exchange-server", error="invalid_token"',
     );
     await expectOAuthError(
       response,

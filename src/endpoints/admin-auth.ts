@@ -22,6 +22,13 @@ export function requireAdminToken(adminToken: string | undefined) {
             : 'the Authorization header does not use the Bearer scheme',
       });
     }
+    // Node.js keeps only the first of repeated Authorization headers in `request.headers`, so
+    // a second credential would go unseen; RFC 6750 §3.1 makes more than one malformed.
+    if (countHeaders(request.raw.rawHeaders, 'authorization') > 1) {
+      throw new InvalidTokenError('the admin token is required as a Bearer token', {
+        detail: 'the request has more than one Authorization header',
+      });
+    }
     const match = /^Bearer +(\S+) *$/i.exec(authorization);
     if (!match) {
       throw new InvalidTokenError('the admin token is required as a Bearer token', {
@@ -34,4 +41,13 @@ export function requireAdminToken(adminToken: string | undefined) {
       });
     }
   };
+}
+
+/** Counts the header lines named `name` (lowercase) in Node.js's raw name and value list. */
+function countHeaders(rawHeaders: readonly string[], name: string): number {
+  let count = 0;
+  for (let index = 0; index < rawHeaders.length; index += 2) {
+    if (rawHeaders[index]?.toLowerCase() === name) count += 1;
+  }
+  return count;
 }
