@@ -769,7 +769,7 @@ describe('trusted issuers', () => {
     await expectRejected(
       server,
       await exchangeSubject(server, token),
-      `the JWKS of issuer ${OTHER_ISSUER} could not be fetched from ${jwks.url}: Expected 200 OK from the JSON Web Key Set HTTP response`,
+      `the JWKS of issuer ${OTHER_ISSUER} could not be fetched from ${jwks.url}: the JWKS response has HTTP status 500, not 200`,
     );
   });
 });

@@ -10,6 +10,11 @@ export const MAX_JWKS_BYTES = 1024 * 1024;
 /** Time allowed for fetching a JWKS, from the request to the end of its body, in milliseconds. */
 export const JWKS_TIMEOUT_MS = 5000;
 
+/** Thrown when a JWKS response has a status other than 200. */
+export class JwksFetchError extends Error {
+  override name = 'JwksFetchError';
+}
+
 /** Thrown when a JWKS response body is larger than {@link MAX_JWKS_BYTES}. */
 export class JwksTooLargeError extends Error {
   override name = 'JwksTooLargeError';
@@ -21,14 +26,16 @@ export class JwksTooLargeError extends Error {
  * The decoded bytes are also counted as they arrive, because a chunked response has no
  * `Content-Length`. jose's abort signal still applies while the body is read, so its timeout
  * covers the whole response.
+ * @throws JwksFetchError when the status is not 200.
  * @throws JwksTooLargeError when the body is over the limit.
  */
 export const fetchJwksWithLimit: FetchImplementation = async (url, options) => {
   const response = await fetch(url, options);
   if (response.status !== 200) {
-    // jose rejects any other status without reading the body.
+    // jose would reject it too, but without naming the status, which tells a redirect or a
+    // server error apart.
     await response.body?.cancel();
-    return response;
+    throw new JwksFetchError(`the JWKS response has HTTP status ${response.status}, not 200`);
   }
   // The Content-Length of an encoded body counts the bytes before decoding, so only the count
   // below applies to it.
