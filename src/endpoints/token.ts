@@ -153,8 +153,7 @@ export async function tokenEndpoint(
   });
 }
 
-/** Adds the request to the request log; `statusCode` is 0 for a request that got no response. */
-/** What recording a token request needs from its endpoint. */
+/** The endpoint's dependencies for recording a token request. */
 interface Recording {
   deps: ServerContext;
   options: EntryOptions;
@@ -162,6 +161,7 @@ interface Recording {
   log: FastifyBaseLogger;
 }
 
+/** Adds the request to the request log; `statusCode` is 0 for a request that got no response. */
 function recordRequest(
   request: FastifyRequest,
   statusCode: number,
@@ -194,6 +194,6 @@ function recordRequest(
       throw error;
     }
   });
-  const counted = countedExchange(statusCode, state, options.maxTargets);
+  const counted = countedExchange(captured);
   if (counted) deps.counters.record(counted);
 }

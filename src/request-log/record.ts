@@ -26,9 +26,9 @@ export interface TokenRequestState {
 }
 
 /**
- * A finished token request as the request log holds it until the entry is first read: flat
- * fields, with only the parameters the entry shows, so that the thousand requests a full log
- * holds are few objects for the garbage collector to copy and hold no client secret.
+ * A finished token request as the request log stores it until the entry is first read. Its
+ * fields are flat and include only the parameters the entry shows, so the thousand requests of
+ * a full log are few objects for the garbage collector to copy, and no client secret is kept.
  */
 export interface CapturedRequest {
   id: string;
@@ -80,7 +80,7 @@ function keptToken(token: string | undefined, options: EntryOptions): KeptToken 
   return { fingerprint: fingerprint(token) };
 }
 
-/** What the exchange counters need of a successful token request. */
+/** The fields of a successful token request that the exchange counters count by. */
 export interface CountedExchange {
   clientId: string | null;
   /** The `sub` claim of a JWT subject token, read without verification. */
@@ -187,24 +187,21 @@ export function buildEntry(request: CapturedRequest, options: EntryOptions): Req
 }
 
 /**
- * Returns what the counters record of a request answered with a token, or `undefined` for any
- * other outcome. It reads what the request log entry would show, without building the entry.
+ * Returns the counters' view of a request that was given a token, read from its captured record
+ * without building the entry, or `undefined` for any other outcome.
  */
-export function countedExchange(
-  statusCode: number,
-  state: TokenRequestState,
-  maxTargets: number,
-): CountedExchange | undefined {
-  // A `response` rule can answer 200 with a body of its own; only an issued token counts.
-  if (statusCode !== 200 || state.error || state.issuedToken === undefined) return undefined;
-  const subjectToken = state.parameters?.all('subject_token')[0];
-  const subject =
-    subjectToken === undefined ? undefined : decodeUnverified(subjectToken)?.claims.sub;
+export function countedExchange(request: CapturedRequest): CountedExchange | undefined {
+  // A `response` rule can send 200 with a body of its own, so only an issued token counts.
+  if (request.statusCode !== 200 || request.error !== undefined) return undefined;
+  if (request.issuedToken === undefined) return undefined;
+  // A token kept only as its fingerprint is too long for the log to decode, so it has no `sub`.
+  const token = request.subjectToken;
+  const subject = typeof token === 'string' ? decodeUnverified(token)?.claims.sub : undefined;
   return {
-    clientId: state.client?.clientId ?? state.claimedClient?.clientId ?? null,
+    clientId: loggedClient(request).id,
     subject: typeof subject === 'string' ? subject : null,
-    audiences: (state.parameters?.all('audience') ?? []).slice(0, maxTargets),
-    resources: (state.parameters?.all('resource') ?? []).slice(0, maxTargets),
+    audiences: request.audiences ?? [],
+    resources: request.resources ?? [],
   };
 }
 
