@@ -1,20 +1,10 @@
-import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { startServer } from './helpers.js';
+import { sendRaw } from './raw-request.js';
 
-/** Sends raw bytes to the server and resolves with everything it writes back. */
-function sendRaw(url: string, request: Buffer | string): Promise<string> {
-  const { port } = new URL(url);
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), '127.0.0.1');
-    let received = '';
-    socket.on('data', (chunk) => {
-      received += chunk.toString('latin1');
-    });
-    socket.on('end', () => resolve(received));
-    socket.on('error', reject);
-    socket.end(request);
-  });
+/** Sends raw bytes to the server and resolves with everything it writes back, as Latin-1. */
+async function sendRawText(url: string, request: Buffer | string): Promise<string> {
+  return (await sendRaw(url, request)).toString('latin1');
 }
 
 function splitResponse(raw: string) {
@@ -32,7 +22,7 @@ function splitResponse(raw: string) {
 describe('malformed HTTP requests', () => {
   it('non-ASCII request line gets JSON 400', async () => {
     const { url } = await startServer();
-    const raw = await sendRaw(
+    const raw = await sendRawText(
       url,
       Buffer.from('GET /caf\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n', 'latin1'),
     );
@@ -50,7 +40,7 @@ describe('malformed HTTP requests', () => {
 
   it('garbage request line gets JSON 400', async () => {
     const { url } = await startServer();
-    const response = splitResponse(await sendRaw(url, 'GARBAGE\r\n\r\n'));
+    const response = splitResponse(await sendRawText(url, 'GARBAGE\r\n\r\n'));
     expect(response.statusLine).toBe('HTTP/1.1 400 Bad Request');
     expect(JSON.parse(response.body)).toEqual({
       error: 'invalid_request',
@@ -61,7 +51,7 @@ describe('malformed HTTP requests', () => {
   it('oversized headers get JSON 431', async () => {
     const { url } = await startServer();
     const request = `GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`;
-    const response = splitResponse(await sendRaw(url, request));
+    const response = splitResponse(await sendRawText(url, request));
     expect(response.statusLine).toBe('HTTP/1.1 431 Request Header Fields Too Large');
     expect(JSON.parse(response.body)).toEqual({
       error: 'invalid_request',
@@ -83,7 +73,7 @@ describe('malformed HTTP requests', () => {
 
   it('server still healthy afterwards', async () => {
     const { url } = await startServer();
-    await sendRaw(url, 'GARBAGE\r\n\r\n');
+    await sendRawText(url, 'GARBAGE\r\n\r\n');
     const response = await fetch(`${url}/health`);
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ status: 'ok' });

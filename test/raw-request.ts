@@ -22,17 +22,24 @@ export async function sendRawRequest(
     '',
     body,
   ].join('\r\n');
-  const raw = await new Promise<string>((resolve, reject) => {
+  const raw = (await sendRaw(url, request)).toString('utf8');
+  return parseRawResponse(raw);
+}
+
+/**
+ * Writes `request` to a new connection to the server at `url`, ends the connection's writing
+ * side, and resolves with every byte the server sends back before it closes.
+ */
+export function sendRaw(url: string, request: Buffer | string): Promise<Buffer> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
     const socket = connect(Number(port), hostname);
-    let received = '';
-    socket.on('data', (chunk: Buffer) => {
-      received += chunk.toString('utf8');
-    });
-    socket.on('end', () => resolve(received));
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('end', () => resolve(Buffer.concat(chunks)));
     socket.on('error', reject);
     socket.end(request);
   });
-  return parseRawResponse(raw);
 }
 
 function parseRawResponse(raw: string): Response {
