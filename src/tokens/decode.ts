@@ -22,16 +22,16 @@ export const MAX_DECODED_JWT_DEPTH = 32;
  * {@link MAX_DECODED_JWT_LENGTH}, or whose claims nest deeper than {@link MAX_DECODED_JWT_DEPTH}.
  */
 export function decodeUnverified(token: string): UnverifiedJwt | undefined {
-  if (token.split('.').length !== 3) return undefined;
+  const parts = token.split('.');
+  if (parts.length !== 3 || token.length > MAX_DECODED_JWT_LENGTH * 2) return undefined;
   try {
     const header = decodeProtectedHeader(token) as Record<string, unknown>;
     const claims = decodeJwt(token) as Record<string, unknown>;
-    if (token.length > MAX_DECODED_JWT_LENGTH * 2) return undefined;
     if (nestingDepth(header, MAX_DECODED_JWT_DEPTH) > MAX_DECODED_JWT_DEPTH) return undefined;
     if (nestingDepth(claims, MAX_DECODED_JWT_DEPTH) > MAX_DECODED_JWT_DEPTH) return undefined;
-    // Serialising again can lengthen the JSON, a number written `1e20` most of all (21 characters
-    // for 4), but never by more than six times; below that bound the check can be skipped.
-    const [encodedHeader = '', encodedClaims = ''] = token.split('.', 2);
+    // Serialising again can lengthen the JSON by up to about five times, as a number written
+    // `1e20` becomes 21 digits. Below six times the cap, the check can therefore be skipped.
+    const [encodedHeader = '', encodedClaims = ''] = parts;
     const decodedLength = ((encodedHeader.length + encodedClaims.length) * 3) / 4;
     if (decodedLength * 6 > MAX_DECODED_JWT_LENGTH) {
       const length = JSON.stringify(header).length + JSON.stringify(claims).length;
