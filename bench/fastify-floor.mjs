@@ -1,5 +1,5 @@
-// A Fastify server that answers POST /oauth2/token with a fixed token response and does no
-// OAuth work, to measure what the framework costs per request. With `--like-server` it has the
+// A Fastify server that sends a fixed token response for POST /oauth2/token and does no OAuth
+// work, to measure what the framework costs per request. With `--like-server` it has the
 // mock server's logger settings, server factory and hooks (a per-request child logger with
 // redaction, callback hooks on every request, a request timeout), still without OAuth work.
 // Usage: node bench/fastify-floor.mjs [--like-server]

@@ -1,8 +1,8 @@
-// Splits the cost of a token exchange between Node.js, Fastify and the mock server: loads the
-// bare node:http server, a Fastify server that answers the token request with a fixed body
-// (bench/fastify-floor.mjs, plain and with the mock server's settings), and the CLI, and
-// reports the server process's CPU time per request, which shared cores disturb less than the
-// request rate. Usage: node bench/floor.mjs [--duration seconds] [--runs n], or
+// Splits the cost of a token exchange between Node.js, Fastify and the mock server. It loads
+// the bare node:http server, a Fastify server that sends a fixed body for the token request
+// (bench/fastify-floor.mjs, plain and with the mock server's settings), and the CLI. It reports
+// the server process's CPU time per request, which shared cores disturb less than the request
+// rate. Usage: node bench/floor.mjs [--duration seconds] [--runs n], or
 // npm run bench -- --floor
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';

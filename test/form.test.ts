@@ -6,10 +6,10 @@ import { parseForm } from '../src/http/form.js';
 type Outcome = { error: string } | { pairs: Array<[string, string]> };
 
 /**
- * A plain reading of `application/x-www-form-urlencoded` as RFC 6749 Appendix B applies it:
- * decode the bytes as UTF-8, less a leading byte order mark, split on `&`, then on the first
- * `=`, turn `+` into a space and percent-decode each part. Empty names and values are dropped
- * (RFC 6749 §3.2).
+ * Parses `application/x-www-form-urlencoded` plainly, as RFC 6749 Appendix B applies it. It
+ * decodes the bytes as UTF-8 without a leading byte order mark, splits on `&` and then on the
+ * first `=`, turns `+` into a space and percent-decodes each part. Empty names and values are
+ * dropped (RFC 6749 §3.2).
  */
 function referenceParse(bytes: Uint8Array): Outcome {
   let text: string;

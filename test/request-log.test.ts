@@ -239,9 +239,9 @@ describe('request log memory', () => {
     expect((await fetch(`${server.url}/log`, { method: 'DELETE' })).status).toBe(200);
     const before = heapUsed();
     await send(server, body, REQUESTS);
-    const kept = (heapUsed() - before) / REQUESTS;
+    const bytesPerRequest = (heapUsed() - before) / REQUESTS;
     expect((await readLog(server.url)).size).toBe(REQUESTS);
-    return kept;
+    return bytesPerRequest;
   }
 
   const padded = (base: string, filler: (index: number) => string) => {
@@ -250,8 +250,8 @@ describe('request log memory', () => {
     return body;
   };
 
-  // Most of each body below is what the request log entry does not show, and the issued token's
-  // record in the token index needs none of it; neither may hold on to the body.
+  // Most of each body below is content that the request log entry does not show. The issued
+  // token's record in the token index needs none of it either, so neither may keep the body.
   it('keeps little of a body full of audiences', async () => {
     const perRequest = await heapPerRequest((request) =>
       padded(exchangeBody(), (index) => `&audience=aud-${request}-${index}`),

@@ -23,7 +23,7 @@ export function requireAdminToken(adminToken: string | undefined) {
       });
     }
     // Node.js keeps only the first of repeated Authorization headers in `request.headers`, so
-    // a second credential would go unseen; RFC 6750 §3.1 makes more than one malformed.
+    // a second credential would go unseen. RFC 6750 §3.1 counts more than one as malformed.
     if (countHeaders(request.raw.rawHeaders, 'authorization') > 1) {
       throw new InvalidTokenError('the admin token is required as a Bearer token', {
         detail: 'the request has more than one Authorization header',

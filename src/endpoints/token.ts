@@ -157,7 +157,7 @@ export async function tokenEndpoint(
 interface Recording {
   deps: ServerContext;
   options: EntryOptions;
-  /** The server log, which outlives the request; a request's own logger would keep it alive. */
+  /** The server log. A request's own logger would keep the request alive in the log entry. */
   log: FastifyBaseLogger;
 }
 
@@ -184,8 +184,8 @@ function recordRequest(
     );
   }
   const captured = captureRequest(request.id, statusCode, state, options);
-  // The entry is built when the log is read, not on the request's path: most entries are
-  // evicted unread under load, and decoding and fingerprinting tokens is much of an entry's cost.
+  // The entry is built when the log is read, not on the request's path, because most entries
+  // are evicted unread under load and decoding and fingerprinting tokens is much of their cost.
   deps.requestLog.add(() => {
     try {
       return buildEntry(captured, options);

@@ -60,8 +60,8 @@ export function parseForm(body: Buffer): FormParameters {
   // A leading UTF-8 byte order mark, which some tools write at the start of a file they send,
   // is not part of the first name.
   const first = body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? 3 : 0;
-  // The next `=` at or after `start`, or -1 when there is none; searched again only once passed,
-  // so that a body of many pairs without `=` is still read in one pass.
+  // Position of the next `=` at or after `start`, or -1 when there is none. It is searched again
+  // only once `start` has passed it, so a body of many pairs without `=` is read in one pass.
   let nextEquals = -2;
   for (let start = first; start <= length; ) {
     let end = body.indexOf(AMPERSAND, start);

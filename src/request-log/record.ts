@@ -42,7 +42,7 @@ export interface CapturedRequest {
   actorTokenType: string | undefined;
   requestedScope: string | undefined;
   requestedTokenType: string | undefined;
-  /** At most `maxTargets` of them; undefined when there are none. */
+  /** At most `maxTargets` of them, or undefined when there are none. */
   audiences: readonly string[] | undefined;
   resources: readonly string[] | undefined;
   claimedClientId: string | undefined;
@@ -54,8 +54,8 @@ export interface CapturedRequest {
   verifiedSubject: boolean;
   verifiedActor: boolean;
   /**
-   * The OAuth error sent, as plain strings: an Error object would hold its stack trace, and the
-   * stack trace the request and its body.
+   * The OAuth error sent, as plain strings. An Error object would keep its stack trace, and the
+   * stack trace would keep the request and its body.
    */
   error: string | undefined;
   errorDescription: string | undefined;
@@ -65,12 +65,13 @@ export interface CapturedRequest {
 }
 
 /**
- * A subject or actor token as a captured request keeps it: the token, or only its fingerprint
- * when it is too long to be decoded for the log anyway and its value is not logged.
+ * A subject or actor token as a captured request keeps it. That is the token itself, or only
+ * its fingerprint when the token is too long to be decoded for the log and its value is not
+ * logged.
  */
 type KeptToken = string | { fingerprint: string };
 
-/** Tokens longer than this are never decoded for the log; see {@link MAX_DECODED_JWT_LENGTH}. */
+/** Length above which a token is never decoded for the log (see {@link MAX_DECODED_JWT_LENGTH}). */
 const MAX_KEPT_TOKEN_LENGTH = 2 * MAX_DECODED_JWT_LENGTH;
 
 function keptToken(token: string | undefined, options: EntryOptions): KeptToken | undefined {
@@ -100,7 +101,7 @@ export interface EntryOptions {
 }
 
 /**
- * Takes what the request log entry of a finished request needs from its state. Parameters are
+ * Copies what the request log entry of a finished request needs from its state. Parameters are
  * read leniently (the first of repeated values) so that a rejected request is still recorded in
  * full.
  */

@@ -32,8 +32,8 @@ export class JwksTooLargeError extends Error {
 export const fetchJwksWithLimit: FetchImplementation = async (url, options) => {
   const response = await fetch(url, options);
   if (response.status !== 200) {
-    // jose would reject it too, but without naming the status, which tells a redirect or a
-    // server error apart.
+    // jose would reject it too, but its message leaves out the status, which distinguishes a
+    // redirect from a server error.
     await response.body?.cancel();
     throw new JwksFetchError(`the JWKS response has HTTP status ${response.status}, not 200`);
   }
